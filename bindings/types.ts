@@ -1,0 +1,120 @@
+// The typed face of the native addon (native/*.cc). Plain values in, plain values out; every
+// failure is a NativeError. Only src/agent/ (and tests/benchmarks) import bindings/.
+
+export type Family = 4 | 6;
+
+export interface NetInterface {
+  name: string;
+  index: number;
+  /** "aa:bb:cc:dd:ee:ff"; "" when the link has no hardware address (lo). */
+  mac: string;
+  mtu: number;
+  /** Raw IFF_* flags. */
+  flags: number;
+  /** IFF_UP: administratively up. */
+  up: boolean;
+  /** IFF_RUNNING: operationally up. */
+  running: boolean;
+  /** IFF_LOWER_UP: carrier. */
+  lowerUp: boolean;
+}
+
+export interface InterfaceAddress {
+  family: Family;
+  address: string;
+  prefixLength: number;
+  ifindex: number;
+  interface: string;
+  /** IFA_LABEL (IPv4 only), e.g. "eth0:vip". */
+  label?: string;
+  /** IFA_BROADCAST (IPv4 only). */
+  broadcast?: string;
+  /** Raw IFA_F_* flags (from IFA_FLAGS when present). */
+  flags: number;
+  tentative: boolean;
+  nodad: boolean;
+  secondary: boolean;
+}
+
+export interface AddressRequest {
+  /** Interface name. */
+  interface: string;
+  address: string;
+  prefixLength: number;
+  /** IPv4 only. */
+  label?: string;
+  /** IPv4 only; "+" computes it from address and prefix. */
+  broadcast?: string;
+}
+
+export type NeighbourState =
+  | 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe' | 'failed' | 'noarp' | 'permanent' | 'none';
+
+export interface Neighbour {
+  family: Family;
+  ip: string;
+  mac: string;
+  ifindex: number;
+  interface: string;
+  state: NeighbourState;
+}
+
+export type NetEvent =
+  | { type: 'link'; action: 'new' | 'delete'; index: number; name: string; mac: string; flags: number; up: boolean; running: boolean; lowerUp: boolean }
+  | ({ type: 'address'; action: 'new' | 'delete' } & InterfaceAddress)
+  | ({ type: 'neighbour'; action: 'new' | 'delete' } & Neighbour)
+  /** The kernel dropped events (ENOBUFS): re-dump whatever you track. */
+  | { type: 'overrun' };
+
+export interface Watcher {
+  close(): void;
+  /** Do not keep the process alive for this watcher. */
+  unref(): void;
+  ref(): void;
+}
+
+export interface FrameSender {
+  /** Gratuitous ARP for `ip` owned by this host on `ifindex`. request: oper 1, SPA=TPA=ip, THA ff:ff:..; reply: oper 2, THA = own MAC. */
+  garp(ifindex: number, ip: string, form: 'request' | 'reply'): void;
+  /** Unicast ARP reply "ip is at <own MAC>" to targetMac/targetIp. */
+  arpReply(ifindex: number, ip: string, targetIp: string, targetMac: string): void;
+  /** Unsolicited neighbour advertisement for `ip` to ff02::1 (override flag, hop limit 255). */
+  unsolicitedNa(ifindex: number, ip: string): void;
+  close(): void;
+}
+
+export type SyslogLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug';
+
+export interface NativeApi {
+  listInterfaces(): NetInterface[];
+  listAddresses(family?: Family): InterfaceAddress[];
+  /** Throws NativeError (EEXIST when present). IPv6 is added with IFA_F_NODAD. */
+  addAddress(req: AddressRequest): void;
+  /** Throws NativeError (EADDRNOTAVAIL when absent). */
+  deleteAddress(req: AddressRequest): void;
+  /** Idempotent add: returns true when it changed something, false when it was already there. */
+  ensureAddress(req: AddressRequest): boolean;
+  /** Idempotent delete: returns true when it removed something. */
+  ensureNoAddress(req: AddressRequest): boolean;
+  /** Complete neighbour entries only (incomplete, failed and multicast/noarp entries are left out). */
+  listNeighbours(family?: Family): Neighbour[];
+  /** One netlink socket (link, IPv4/IPv6 address, neighbour groups) polled on the main loop. */
+  watch(onEvents: (events: NetEvent[]) => void): Watcher;
+  /** Send-only packet sockets (protocol 0: nothing is queued for reading). */
+  openFrameSender(): FrameSender;
+  openlog(ident: string, facility: string): void;
+  syslog(level: SyslogLevel, message: string): void;
+  closelog(): void;
+}
+
+/** Shape of every error thrown by the addon. */
+export interface NativeError extends Error {
+  /** errno name, e.g. "EEXIST", "EPERM", "ENODEV". */
+  code: string;
+  errno: number;
+  syscall: string;
+  interface?: string;
+  address?: string;
+  /** The kernel's extended-ACK text, when it sent one. */
+  extack?: string;
+}

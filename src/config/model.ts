@@ -1,0 +1,112 @@
+// The one normalized configuration every other part of vippy reads. Produced by src/config
+// from a vippy JSON file (or a flip file); all durations are milliseconds.
+
+export type Family = 4 | 6;
+export type SyslogLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug';
+export type NoQuorumPolicy = 'stop' | 'freeze' | 'ignore';
+export type PlacementStrategy = 'vippy' | 'balanced' | 'shard' | 'replicated';
+
+export interface VipAddress {
+  /** Local NIC name. Not part of the fingerprint: it may differ per host. */
+  interface: string;
+  /** Bare address in canonical text form (no mask). */
+  ip: string;
+  family: Family;
+  /** A missing mask means /32 (IPv4) or /128 (IPv6). */
+  prefixLength: number;
+  /** IPv4 only, for the vippy-compatible normalized shape. */
+  netmask?: string;
+  broadcast?: string;
+  network?: string;
+  /** vippy's undocumented per-entry "state" (e.g. "preplumbed"), carried through. */
+  state?: string;
+}
+
+export interface VipGroup {
+  /** Position in config order (0-based). Announcements refer to groups by this index. */
+  index: number;
+  /** vippy's rendezvous key: the smallest `ip` string of the group (vippy sorts by string). */
+  key: string;
+  /** Preferred node name (the optional first string element of a vippy group). */
+  preferred?: string;
+  /** Sorted by `ip` string, as the original vippy does. */
+  addresses: VipAddress[];
+  /** flip configs: the system and data point this group came from. */
+  system?: string;
+  point?: string;
+}
+
+export interface NodeSpec {
+  name: string;
+  /** Unicast chat address (when given for every node, chat is unicast). */
+  address?: string;
+  port?: number;
+  /** flip: lower number = earlier in member order. */
+  priority?: number;
+  /** flip: the systems this server takes part in (absent/empty = arbiter). */
+  systems?: string[];
+}
+
+export type NotifyTarget =
+  | { kind: 'arp-cache' }
+  | { kind: 'network'; interface: string; family: Family; network: string; prefixLength: number };
+
+export interface ArpSettings {
+  /** Frames in the first burst on takeover (keepalived-like default 5). */
+  burstCount: number;
+  burstSpacingMs: number;
+  /** Delay of the repeat burst after the first (0 = no repeat). */
+  repeatDelayMs: number;
+  /** Periodic re-announcement while holding (0 = off). */
+  refreshIntervalMs: number;
+  /** Notify targets (networks / arp-cache hosts) per second per group. */
+  notifyRate: number;
+}
+
+export interface ClusterConfig {
+  /** Which file format this came from. */
+  format: 'vippy' | 'flip';
+  /** Highest version wins across the cluster; covers groups and nodes. */
+  version: number;
+  /** HMAC key material. Never logged, never in status, never on the wire. */
+  secret: string;
+  chat: {
+    mode: 'multicast' | 'unicast';
+    /** Multicast group (multicast mode). */
+    address: string;
+    port: number;
+    /** "all", an interface address, or a NIC name. */
+    interface: string;
+    ttl: number;
+  };
+  nodes: NodeSpec[];
+  groups: VipGroup[];
+  timing: {
+    intervalMs: number;
+    matureMs: number;
+    staleMs: number;
+    /** Extra wait after `stale` before taking a silent peer's groups. */
+    guardMs: number;
+    arpCacheMs: number;
+    preemptDelayMs: number;
+  };
+  /** Nodes (self included) that must be seen for a node to act on placement. 1 = no quorum. */
+  quorum: number;
+  noQuorumPolicy: NoQuorumPolicy;
+  placement: PlacementStrategy;
+  /** false: a group stays where it is when its preferred node returns. */
+  preempt: boolean;
+  notify: NotifyTarget[];
+  arp: ArpSettings;
+  management: { path: string; mode: number; group?: string };
+  logging: {
+    driver: 'console' | 'syslog' | 'none';
+    facility: string;
+    mask: Record<SyslogLevel, boolean>;
+    json: boolean;
+  };
+  plugins: string[];
+  metrics?: { listen: string };
+  /** Hex SHA-256 of the canonical form of version-independent vips + nodes (interface names excluded). */
+  fingerprint: string;
+}
