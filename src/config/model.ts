@@ -63,6 +63,21 @@ export interface ArpSettings {
   notifyRate: number;
 }
 
+/** flip: a named set of data points divided among the servers that list it in `systems`. */
+export interface FlipSystem {
+  name: string;
+  type: 'shard' | 'replicated';
+  /** Scripts run as `script POINT CONFIG_JSON` (absent: built-in VIP plumbing for address data). */
+  alive?: string;
+  down?: string;
+  /** `cluster.config` overlaid with the system's own `config`: what the scripts receive. */
+  config: Record<string, unknown>;
+  /** Data points in flip's order (plain string sort). */
+  data: string[];
+  /** Wait before applying a new plan, merging changes that come together. */
+  delayMs: number;
+}
+
 export interface ClusterConfig {
   /** Which file format this came from. */
   format: 'vippy' | 'flip';
@@ -107,6 +122,11 @@ export interface ClusterConfig {
   };
   plugins: string[];
   metrics?: { listen: string };
+  /** flip: the systems, in file order; groups refer to them by `system`. Their `type` is the
+   *  placement of their groups (`placement` holds the first system's type). */
+  systems?: FlipSystem[];
+  /** flip: the file names the server it runs on (`id`); vippy files leave it to `vippyd -n`. */
+  localNode?: string;
   /** Hex SHA-256 of the canonical form of version-independent vips + nodes (interface names excluded). */
   fingerprint: string;
 }

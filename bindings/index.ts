@@ -1,0 +1,48 @@
+// Loads the native addon (native/*.cc) and gives it its type (./types.ts). pkg-prebuilds picks
+// build/Release/vippy.node when a source build exists, else the prebuilt binary under
+// prebuilds/vippy-<platform>-<arch>/.
+//
+// Conventions of the addon worth knowing:
+// - errors are NativeErrors; `errno` follows Node's convention for system errors (negative:
+//   util.getSystemErrorName(e.errno) gives `code`); the message reads like
+//   "RTM_NEWADDR 192.0.2.10/32 on eth9: ENODEV (No such device)", with the kernel's extended-ACK
+//   text appended when there is one;
+// - bad arguments (not an IP address, prefix out of range, missing field) are TypeErrors that
+//   name the method and field, and change nothing;
+// - deleteAddress / ensureNoAddress match address and prefix length;
+// - watch() delivers neighbour events in every state (incomplete and failed too, mac "" when the
+//   kernel gives none), but never multicast or NOARP entries;
+// - a FrameSender remembers each interface's MAC after its first frame; a send that fails
+//   forgets it, so a replaced interface is looked up again.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NativeApi, NativeError } from './types.js';
+
+export type * from './types.js';
+
+/** The package root: the nearest directory above this file holding binding-options.cjs. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'binding-options.cjs'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`vippy: no binding-options.cjs above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+const root = packageRoot();
+const require = createRequire(import.meta.url);
+
+export const native: NativeApi = require('pkg-prebuilds')(root, require(join(root, 'binding-options.cjs')));
+
+export function isNativeError(e: unknown): e is NativeError {
+  return (
+    e instanceof Error &&
+    typeof (e as NativeError).code === 'string' &&
+    typeof (e as NativeError).errno === 'number' &&
+    typeof (e as NativeError).syscall === 'string'
+  );
+}

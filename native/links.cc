@@ -1,0 +1,83 @@
+// Interfaces: listInterfaces() over an RTM_GETLINK dump.
+#include "links.h"
+
+// net/if.h first: linux/if.h then adds only what glibc lacks (IFF_LOWER_UP).
+#include <net/if.h>
+#include <linux/if.h>
+
+#include "addon.h"
+
+namespace vippy {
+
+LinkInfo ParseLink(const nlmsghdr* h) {
+  auto* info = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+  Attributes<ifinfomsg, IFLA_MAX> attrs(h);
+  LinkInfo link;
+  link.index = info->ifi_index;
+  link.flags = info->ifi_flags;
+  if (attrs[IFLA_IFNAME]) link.name = AttrString(attrs[IFLA_IFNAME]);
+  if (attrs[IFLA_MTU]) link.mtu = AttrU32(attrs[IFLA_MTU]);
+  if (auto* a = attrs[IFLA_ADDRESS]) {
+    auto* bytes = static_cast<const unsigned char*>(AttrData(a));
+    link.mac.assign(bytes, bytes + AttrLength(a));
+  }
+  return link;
+}
+
+std::vector<LinkInfo> DumpLinks(NetlinkSocket& socket) {
+  NlMessage request(RTM_GETLINK, 0);
+  request.AddHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  NlDump dump = socket.Dump(request);
+  if (dump.status.error) throw SysError{dump.status.error, "RTM_GETLINK", "", "", -1, dump.status.extack};
+  std::vector<LinkInfo> links;
+  ForEachMessage(dump.messages.data(), dump.messages.size(), [&](const nlmsghdr* h) {
+    if (h->nlmsg_type == RTM_NEWLINK) links.push_back(ParseLink(h));
+  });
+  return links;
+}
+
+Napi::Object LinkToJs(Napi::Env env, const LinkInfo& link) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", link.name);
+  o.Set("index", link.index);
+  o.Set("mac", FormatMac(link.mac.data(), link.mac.size()));
+  o.Set("mtu", link.mtu);
+  o.Set("flags", link.flags);
+  o.Set("up", (link.flags & IFF_UP) != 0);
+  o.Set("running", (link.flags & IFF_RUNNING) != 0);
+  o.Set("lowerUp", (link.flags & IFF_LOWER_UP) != 0);
+  return o;
+}
+
+int InterfaceIndex(const std::string& name, const SysError& context) {
+  unsigned index = name.empty() || name.size() >= IF_NAMESIZE ? 0 : if_nametoindex(name.c_str());
+  if (index == 0) {
+    SysError error = context;
+    error.code = ENODEV;
+    throw error;
+  }
+  return static_cast<int>(index);
+}
+
+const std::string& InterfaceNames::Get(int index) {
+  auto found = names_.find(index);
+  if (found != names_.end()) return found->second;
+  char name[IF_NAMESIZE] = "";
+  // An interface deleted meanwhile has no name any more: "" rather than a failure.
+  if (!if_indextoname(static_cast<unsigned>(index), name)) name[0] = '\0';
+  return names_.emplace(index, name).first->second;
+}
+
+static Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<LinkInfo> links = DumpLinks(RequestSocket(env));
+  Napi::Array result = Napi::Array::New(env, links.size());
+  for (size_t i = 0; i < links.size(); i++) result.Set(static_cast<uint32_t>(i), LinkToJs(env, links[i]));
+  return result;
+}
+
+void InitLinks(Napi::Env env, Napi::Object exports) {
+  exports.Set("listInterfaces", Napi::Function::New<GuardedMethod<ListInterfaces>>(env, "listInterfaces"));
+}
+
+}  // namespace vippy

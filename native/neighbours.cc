@@ -1,0 +1,77 @@
+// Neighbours: listNeighbours() over an RTM_GETNEIGH dump, complete entries only.
+#include "neighbours.h"
+
+#include <linux/neighbour.h>
+
+#include "addon.h"
+#include "addresses.h"
+
+namespace vippy {
+
+namespace {
+
+const char* StateName(uint16_t state) {
+  // Several bits can be set; the most telling one wins.
+  if (state & NUD_PERMANENT) return "permanent";
+  if (state & NUD_NOARP) return "noarp";
+  if (state & NUD_REACHABLE) return "reachable";
+  if (state & NUD_STALE) return "stale";
+  if (state & NUD_DELAY) return "delay";
+  if (state & NUD_PROBE) return "probe";
+  if (state & NUD_FAILED) return "failed";
+  if (state & NUD_INCOMPLETE) return "incomplete";
+  return "none";
+}
+
+bool IsMulticast(int family, const unsigned char* ip) {
+  return family == AF_INET ? (ip[0] & 0xf0) == 0xe0 : ip[0] == 0xff;
+}
+
+Napi::Value ListNeighbours(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NlMessage request(RTM_GETNEIGH, 0);
+  request.AddHeader<ndmsg>()->ndm_family =
+      static_cast<unsigned char>(RequireFamily(env, info[0], "listNeighbours: family"));
+  NlDump dump = RequestSocket(env).Dump(request);
+  if (dump.status.error) throw SysError{dump.status.error, "RTM_GETNEIGH", "", "", -1, dump.status.extack};
+  InterfaceNames names;
+  Napi::Array result = Napi::Array::New(env);
+  uint32_t count = 0;
+  ForEachMessage(dump.messages.data(), dump.messages.size(), [&](const nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWNEIGH) return;
+    Napi::Object neighbour = NeighbourToJs(env, h, names, true);
+    if (!neighbour.IsEmpty()) result.Set(count++, neighbour);
+  });
+  return result;
+}
+
+}  // namespace
+
+Napi::Object NeighbourToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& names, bool completeOnly) {
+  auto* nd = static_cast<const ndmsg*>(NLMSG_DATA(h));
+  if (nd->ndm_family != AF_INET && nd->ndm_family != AF_INET6) return Napi::Object();
+  Attributes<ndmsg, NDA_MAX> attrs(h);
+  const rtattr* dst = attrs[NDA_DST];
+  size_t ipLength = nd->ndm_family == AF_INET ? 4 : 16;
+  if (!dst || AttrLength(dst) != ipLength) return Napi::Object();
+  auto* ip = static_cast<const unsigned char*>(AttrData(dst));
+  if ((nd->ndm_state & NUD_NOARP) || IsMulticast(nd->ndm_family, ip)) return Napi::Object();
+  const rtattr* lladdr = attrs[NDA_LLADDR];
+  if (completeOnly && (!lladdr || (nd->ndm_state & (NUD_INCOMPLETE | NUD_FAILED)) || nd->ndm_state == NUD_NONE)) {
+    return Napi::Object();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("family", nd->ndm_family == AF_INET ? 4 : 6);
+  o.Set("ip", FormatIp(nd->ndm_family, ip));
+  o.Set("mac", lladdr ? FormatMac(static_cast<const unsigned char*>(AttrData(lladdr)), AttrLength(lladdr)) : "");
+  o.Set("ifindex", nd->ndm_ifindex);
+  o.Set("interface", names.Get(nd->ndm_ifindex));
+  o.Set("state", StateName(nd->ndm_state));
+  return o;
+}
+
+void InitNeighbours(Napi::Env env, Napi::Object exports) {
+  exports.Set("listNeighbours", Napi::Function::New<GuardedMethod<ListNeighbours>>(env, "listNeighbours"));
+}
+
+}  // namespace vippy

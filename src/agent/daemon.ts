@@ -1,0 +1,485 @@
+// vippyd: the I/O shell around core. It feeds core events (datagrams, timers, netlink, health,
+// signals) and carries out the actions core returns, through the chat, the reconciler, the
+// notifier and the facades plugins listen to. Everything here is plumbing; decisions are core's.
+
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { RemoteInfo } from 'node:dgram';
+import { native } from '../../bindings/index.js';
+import type { NetEvent, Watcher } from '../../bindings/types.js';
+import {
+  ConfigError,
+  adoptTransferred,
+  loadConfigFile,
+  renderConfigFile,
+  transferDocument,
+  vippyStatusConfig,
+} from '../config/index.js';
+import type { ClusterConfig, SyslogLevel } from '../config/model.js';
+import { createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
+import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
+import { createCodec, type Codec } from '../wire/index.js';
+import { startControlServer, type ControlServer } from '../control/server.js';
+import type { ControlHandlers } from '../control/server.js';
+import { createLogger, type VippyLogger } from '../log/logger.js';
+import { loadPlugins, emitGuarded } from '../plugins/loader.js';
+import { createChat, type Chat } from './chat.js';
+import { Reconciler } from './reconciler.js';
+import { Notifier } from './notifier.js';
+import { ArpScanner } from './arpscan.js';
+import { VippyConfig, VippyManager, VippyNetwork, vippyIface, type DaemonView } from './facades.js';
+import { describeError } from './logger.js';
+
+export interface DaemonOptions {
+  configPath: string;
+  node: string;
+  plugins: string[];
+}
+
+/** A problem that stops vippyd from starting; the CLI prints its message on one line. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+/** Milliseconds on a monotonic clock: what core's `now` means. */
+const monotonic = () => performance.now();
+
+/** How often the kernel is re-checked against the held groups even without netlink events. */
+const RECHECK_MS = 1000;
+/** A clean stop must be over within one second, whatever a plugin or a socket does. */
+const STOP_DEADLINE_MS = 900;
+
+function loadOrExplain(path: string): { config: ClusterConfig; warnings: string[] } {
+  try {
+    return loadConfigFile(path);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new StartupError(err.message);
+    throw new StartupError(`cannot read config ${path}: ${describeError(err)}`);
+  }
+}
+
+export async function runDaemon(options: DaemonOptions): Promise<number> {
+  const daemon = new Daemon(options);
+  await daemon.start();
+  return daemon.finished;
+}
+
+class Daemon implements DaemonView {
+  readonly self: string;
+  private current: ClusterConfig;
+  private readonly logger: VippyLogger;
+  private readonly state: NodeState;
+  private codec: Codec;
+  private chat?: Chat;
+  private readonly reconciler: Reconciler;
+  private readonly notifier: Notifier;
+  private readonly arpScanner: ArpScanner;
+  private watcher?: Watcher;
+  private control?: ControlServer;
+  private wakeTimer?: NodeJS.Timeout;
+  private recheckTimer?: NodeJS.Timeout;
+  private stopping = false;
+  private resolveFinished!: (code: number) => void;
+  readonly finished = new Promise<number>((resolve) => (this.resolveFinished = resolve));
+
+  private readonly stats = { ignore: 0, sendAnnounce: 0, recvAnnounce: 0, stateChanges: 0 };
+  private ownershipMap: Ownership = {};
+  private readonly events: { config: VippyConfig; manager: VippyManager; network: VippyNetwork };
+
+  constructor(private readonly options: DaemonOptions) {
+    const { config, warnings } = loadOrExplain(options.configPath);
+    this.self = options.node;
+    if (!config.nodes.some((n) => n.name === this.self)) {
+      throw new StartupError(
+        `node "${this.self}" is not in this configuration (nodes: ${config.nodes.map((n) => n.name).join(', ')}); use -n NODE`,
+      );
+    }
+    this.current = config;
+    this.logger = createLogger(config.logging, { ident: 'vippyd', syslog: native });
+    for (const warning of warnings) this.logger.warning({ event: 'config-warning' }, warning);
+
+    this.codec = this.makeCodec(config);
+    this.state = createNode({ self: this.self, config, now: monotonic() });
+    this.events = { config: new VippyConfig(this), manager: new VippyManager(this), network: new VippyNetwork() };
+    this.reconciler = new Reconciler({
+      native,
+      config,
+      log: this.logger,
+      onCarrier: ({ interface: name, up }) => this.dispatch({ type: 'carrier', interface: name, up }),
+    });
+    this.notifier = new Notifier({ native, arp: config.arp, log: this.logger });
+    this.arpScanner = new ArpScanner({
+      native,
+      intervalMs: config.timing.arpCacheMs,
+      log: this.logger,
+      onEntries: (entries) => this.dispatch({ type: 'neighbours', entries }),
+    });
+  }
+
+  /** knownNodes reads the current config, so a graduation or reload keeps the replay state. */
+  private makeCodec(config: ClusterConfig): Codec {
+    return createCodec({
+      secret: config.secret,
+      self: this.self,
+      knownNodes: (name) => this.current.nodes.some((n) => n.name === name),
+    });
+  }
+
+  async start(): Promise<void> {
+    const config = this.current;
+    try {
+      this.control = await startControlServer({
+        path: config.management.path,
+        mode: config.management.mode,
+        group: config.management.group,
+        handlers: this.controlHandlers(),
+        log: this.logger,
+      });
+    } catch (err) {
+      throw new StartupError(describeError(err));
+    }
+    try {
+      this.chat = await createChat(config, this.self, (buf, rinfo) => this.onDatagram(buf, rinfo), this.logger);
+    } catch (err) {
+      await this.control.close();
+      throw new StartupError(describeError(err));
+    }
+
+    // Subscribe before the first dump so no change falls between them.
+    this.watcher = native.watch((events) => this.onNetEvents(events));
+    // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
+    this.reconciler.apply([]);
+    this.arpScanner.start();
+    this.recheckTimer = setInterval(() => this.recheck(), RECHECK_MS);
+
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, () => void this.stop(0));
+    process.on('SIGHUP', () => this.reload());
+    process.on('uncaughtException', (err) => {
+      this.logger.crit({ event: 'crash', err: describeError(err), stack: err.stack }, 'uncaught exception; releasing everything');
+      void this.stop(1);
+    });
+
+    this.logger.notice(
+      { event: 'start', node: this.self, version: config.version, keyId: this.codec.keyId, chat: config.chat.mode },
+      `vippyd ${this.self} starting (config v${config.version}, ${config.groups.length} groups, ${config.nodes.length} nodes)`,
+    );
+    this.dispatch({ type: 'tick' });
+
+    try {
+      await loadPlugins(this.options.plugins.concat(config.plugins), this.events, this.logger);
+    } catch (err) {
+      this.logger.err({ event: 'plugin-error', err: describeError(err) }, describeError(err));
+      await this.stop(1);
+      throw new StartupError(describeError(err));
+    }
+  }
+
+  // ---- the core loop ---------------------------------------------------------------------------
+
+  private dispatch(event: CoreEvent): void {
+    if (this.stopping && event.type !== 'stop') return;
+    const result = step(this.state, event, monotonic());
+    for (const action of result.actions) this.execute(action);
+    if (!this.stopping) this.scheduleWake(result.wakeAt);
+  }
+
+  private scheduleWake(wakeAt: number): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    if (!Number.isFinite(wakeAt)) return;
+    const delay = Math.max(0, wakeAt - monotonic());
+    this.wakeTimer = setTimeout(() => this.dispatch({ type: 'tick' }), Math.ceil(delay));
+  }
+
+  private execute(action: Action): void {
+    switch (action.type) {
+      case 'send': {
+        const datagram = this.codec.encodeAnnouncement(action.announcement, Date.now());
+        this.chat?.send(datagram);
+        this.stats.sendAnnounce++;
+        this.emit(this.events.config, 'send-announce', action.announcement);
+        return;
+      }
+      case 'plumb':
+        return this.plumb(action.group, action.reason);
+      case 'unplumb':
+        return this.unplumb(action.group, action.reason);
+      case 'notify': {
+        const group = this.current.groups[action.group];
+        if (!group) return;
+        this.notifier.announce(group, action.reason, notifyTargets(this.state, action.group, this.current.notify));
+        return;
+      }
+      case 'send-config': {
+        const config = this.current;
+        for (const datagram of this.codec.encodeConfigSlices(config.version, config.fingerprint, transferDocument(config), Date.now())) {
+          this.chat?.send(datagram);
+        }
+        return;
+      }
+      case 'send-arp-cache':
+        for (const datagram of this.codec.encodeArpSlices(action.entries, Date.now())) this.chat?.send(datagram);
+        return;
+      case 'adopt-config':
+        return this.adopt(action.config, action.from);
+      case 'state-change':
+        this.stats.stateChanges++;
+        this.ownershipMap = action.ownership;
+        this.emit(this.events.manager, 'state-change', action.ownership, action.previous);
+        return;
+      case 'log':
+        this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
+        return;
+    }
+  }
+
+  private plumb(index: number, reason: string): void {
+    const group = this.current.groups[index];
+    if (!group) return;
+    for (const address of group.addresses) this.emit(this.events.manager, 'up', vippyIface(address));
+    const result = this.reconciler.plumb(index);
+    for (const address of group.addresses) this.emit(this.events.network, 'up', result.ok, vippyIface(address));
+    if (result.ok) {
+      this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
+      this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
+    } else {
+      this.logger.crit({ event: 'plumb-failed', group: index, err: result.error }, `if_up ${describeGroup(this.current, index)} failed: ${result.error}`);
+    }
+    this.dispatch({ type: 'apply-result', group: index, held: true, ok: result.ok, error: result.error });
+  }
+
+  private unplumb(index: number, reason: string): void {
+    const group = this.current.groups[index];
+    if (!group) return;
+    this.notifier.cancel(index);
+    for (const address of group.addresses) this.emit(this.events.manager, 'down', vippyIface(address));
+    const result = this.reconciler.unplumb(index);
+    for (const address of group.addresses) this.emit(this.events.network, 'down', result.ok, vippyIface(address));
+    if (result.ok) {
+      this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
+    } else {
+      this.logger.crit({ event: 'unplumb-failed', group: index, err: result.error }, `if_down ${describeGroup(this.current, index)} failed: ${result.error}`);
+    }
+    if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: false, ok: result.ok, error: result.error });
+  }
+
+  // ---- inputs ----------------------------------------------------------------------------------
+
+  private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
+    const source = `${rinfo.address}:${rinfo.port}`;
+    const decoded = this.codec.decode(buf, Date.now(), source);
+    if (!decoded.ok) {
+      if (decoded.reason === 'own') return;
+      this.stats.ignore++;
+      this.logger.info({ event: 'ignored', reason: decoded.reason, from: source }, `announcement ignored [${source}]: ${decoded.detail}`);
+      this.emit(this.events.config, 'ignore', decoded.reason, decoded.detail, rinfo);
+      return;
+    }
+    switch (decoded.kind) {
+      case 'announcement':
+        this.stats.recvAnnounce++;
+        this.emit(this.events.config, 'recv-announce', decoded.announcement, rinfo);
+        this.dispatch({ type: 'announcement', from: decoded.sender, announcement: decoded.announcement });
+        return;
+      case 'config': {
+        let offered: ClusterConfig;
+        try {
+          offered = adoptTransferred(this.current, decoded.document);
+        } catch (err) {
+          this.logger.err({ event: 'config-offer-invalid', from: decoded.sender, err: describeError(err) }, `config v${decoded.version} from ${decoded.sender} is invalid: ${describeError(err)}`);
+          return;
+        }
+        this.dispatch({ type: 'config-offer', from: decoded.sender, config: offered });
+        return;
+      }
+      case 'arp':
+        this.dispatch({ type: 'arp-slice', from: decoded.sender, entries: decoded.entries, complete: decoded.complete });
+        return;
+      case 'config-pending':
+        return;
+    }
+  }
+
+  private onNetEvents(events: NetEvent[]): void {
+    if (this.stopping) return;
+    if (events.some((e) => e.type === 'overrun')) {
+      this.logger.warning({ event: 'netlink-overrun' }, 'netlink events were dropped; re-reading the kernel state');
+      this.recheck();
+      this.arpScanner.scan();
+    } else {
+      this.report(this.reconciler.onNetEvents(events));
+      if (events.some((e) => e.type === 'neighbour')) this.arpScanner.changed();
+    }
+    if (events.some((e) => e.type === 'link' || e.type === 'address')) this.chat?.refresh();
+  }
+
+  private recheck(): void {
+    if (!this.stopping) this.report(this.reconciler.check());
+  }
+
+  private report(report: ReturnType<Reconciler['check']> | undefined): void {
+    if (!report) return;
+    for (const drift of report.restored) this.logger.warning({ event: 'restored', ...drift }, `${drift.address} on ${drift.interface} was removed by someone else; restored`);
+    for (const drift of report.removed) this.logger.warning({ event: 'removed', ...drift }, `${drift.address} on ${drift.interface} is not held here; removed`);
+    for (const drift of report.failed) this.logger.err({ event: 'repair-failed', ...drift }, `cannot repair ${drift.address} on ${drift.interface}: ${drift.error}`);
+  }
+
+  // ---- config changes --------------------------------------------------------------------------
+
+  /** A peer's newer config: use it and persist it so a restart or SIGHUP keeps it. */
+  private adopt(config: ClusterConfig, from: string): void {
+    const previous = this.current;
+    this.useConfig(config);
+    try {
+      const text = renderConfigFile(readFileSync(this.options.configPath, 'utf8'), config);
+      const temporary = `${this.options.configPath}.vippy-tmp`;
+      writeFileSync(temporary, text, { mode: 0o600 });
+      renameSync(temporary, this.options.configPath);
+    } catch (err) {
+      this.logger.err({ event: 'persist-failed', err: describeError(err) }, `cannot persist config v${config.version}: ${describeError(err)}`);
+    }
+    this.logger.notice({ event: 'config-change', from, previous: previous.version, version: config.version }, `config v${previous.version} -> v${config.version} (from ${from})`);
+    this.emit(this.events.config, 'config-change');
+  }
+
+  /** SIGHUP / vippyctl reload: re-read the file and apply all of it; a bad file changes nothing. */
+  private reload(): { ok: boolean; version: number; error?: string } {
+    let loaded: { config: ClusterConfig; warnings: string[] };
+    try {
+      loaded = loadConfigFile(this.options.configPath);
+      if (!loaded.config.nodes.some((n) => n.name === this.self)) {
+        throw new Error(`node "${this.self}" is not in the new configuration`);
+      }
+    } catch (err) {
+      this.logger.crit({ event: 'reload-failed', err: describeError(err) }, `reload failed, keeping config v${this.current.version}: ${describeError(err)}`);
+      return { ok: false, version: this.current.version, error: describeError(err) };
+    }
+    for (const warning of loaded.warnings) this.logger.warning({ event: 'config-warning' }, warning);
+    const previous = this.current;
+    this.useConfig(loaded.config);
+    this.logger.reconfigure(loaded.config.logging);
+    void this.restartChatIfNeeded(previous, loaded.config);
+    this.dispatch({ type: 'config-loaded', config: loaded.config });
+    this.logger.notice({ event: 'reloaded', version: loaded.config.version }, `reloaded ${this.options.configPath} (v${loaded.config.version})`);
+    return { ok: true, version: loaded.config.version };
+  }
+
+  private useConfig(config: ClusterConfig): void {
+    const previousSecret = this.current.secret;
+    this.current = config;
+    for (const result of this.reconciler.setConfig(config)) {
+      if (!result.ok) this.logger.err({ event: 'reconfigure-failed', group: result.group, err: result.error }, `reconfigure of group ${result.group} failed: ${result.error}`);
+    }
+    this.notifier.setSettings(config.arp);
+    this.arpScanner.setInterval(config.timing.arpCacheMs);
+    if (config.secret !== previousSecret) this.codec = this.makeCodec(config);
+  }
+
+  private async restartChatIfNeeded(previous: ClusterConfig, next: ClusterConfig): Promise<void> {
+    const same = JSON.stringify(previous.chat) === JSON.stringify(next.chat)
+      && JSON.stringify(previous.nodes) === JSON.stringify(next.nodes);
+    if (same) return;
+    const old = this.chat;
+    try {
+      this.chat = await createChat(next, this.self, (buf, rinfo) => this.onDatagram(buf, rinfo), this.logger);
+      await old?.close();
+    } catch (err) {
+      this.logger.crit({ event: 'chat-failed', err: describeError(err) }, `cannot re-open chat: ${describeError(err)}`);
+    }
+  }
+
+  // ---- stop ------------------------------------------------------------------------------------
+
+  /** Announce leaving, release everything, close, exit: within one second. */
+  private async stop(code: number): Promise<void> {
+    if (this.stopping) return;
+    const deadline = setTimeout(() => this.resolveFinished(code), STOP_DEADLINE_MS);
+    this.dispatch({ type: 'stop' });
+    this.stopping = true;
+    this.emit(this.events.config, 'stop');
+    clearTimeout(this.wakeTimer);
+    clearInterval(this.recheckTimer);
+    this.arpScanner.stop();
+    this.notifier.close();
+    this.watcher?.close();
+    // Anything core did not release (e.g. a failed release) goes too: nothing is left behind.
+    for (const result of this.reconciler.releaseAll()) {
+      if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
+    }
+    await Promise.allSettled([this.chat?.close(), this.control?.close()]);
+    this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
+    clearTimeout(deadline);
+    this.resolveFinished(code);
+  }
+
+  // ---- DaemonView (facades) and control --------------------------------------------------------
+
+  config(): ClusterConfig {
+    return this.current;
+  }
+
+  health() {
+    const s = coreStatus(this.state);
+    return { mature: s.mature, active: s.active, inactiveReason: s.inactiveReason };
+  }
+
+  setHealth(reason: string, ok: boolean): void {
+    this.dispatch({ type: 'health', reason, ok });
+  }
+
+  ownership(): Ownership {
+    return this.ownershipMap;
+  }
+
+  arpCache(): ArpEntry[] {
+    return coreStatus(this.state).arpCache;
+  }
+
+  log(level: SyslogLevel, message: string): void {
+    this.logger[level]({ event: 'plugin' }, message);
+  }
+
+  private emit(emitter: VippyConfig | VippyManager | VippyNetwork, event: string, ...args: unknown[]): void {
+    emitGuarded(emitter, event, args, this.logger);
+  }
+
+  private controlHandlers(): ControlHandlers {
+    return {
+      status: () => this.statusBody(),
+      peers: () => coreStatus(this.state).peers,
+      arpCache: () => this.arpCache(),
+      activate: (reason) => {
+        this.setHealth(reason ?? 'administrative', true);
+        return this.health();
+      },
+      deactivate: (reason) => {
+        this.setHealth(reason ?? 'administrative', false);
+        return this.health();
+      },
+      reload: async () => this.reload(),
+    };
+  }
+
+  private statusBody() {
+    const s = coreStatus(this.state);
+    return {
+      identity: this.self,
+      stats: {
+        net: { ignore: this.stats.ignore, 'send-announce': this.stats.sendAnnounce, 'recv-announce': this.stats.recvAnnounce },
+        'state-changes': this.stats.stateChanges,
+      },
+      config: vippyStatusConfig(this.current),
+      state: { mature: s.mature, active: s.active, inactive_reason: s.inactiveReason, ownership: s.ownership },
+      // New information, under new keys only.
+      held: s.held,
+      quorum: s.quorum,
+      peers: s.peers,
+      rejected: this.codec.rejections,
+      notifier: this.notifier.counters,
+      chat: this.chat?.counters,
+    };
+  }
+}
+
+function describeGroup(config: ClusterConfig, index: number): string {
+  return config.groups[index]?.addresses.map((a) => `${a.interface}/${a.ip}`).join(' ') ?? `group ${index}`;
+}

@@ -1,0 +1,300 @@
+// The reconciler makes the kernel's addresses match what core decided: it plumbs a group's
+// addresses all-or-nothing, releases them, and (on netlink events and on a timer) repairs drift:
+// a held address deleted by hand comes back, a configured address this node does not hold goes.
+// It only ever touches addresses that appear in the config.
+
+import ipaddr from 'ipaddr.js';
+import type { AddressRequest, NativeApi, NetEvent, NetInterface } from '../../bindings/types.js';
+import type { ClusterConfig, VipAddress, VipGroup } from '../config/model.js';
+import { describeError, type AgentLogger } from './logger.js';
+
+/** Shaped like core's 'apply-result' event: held = what was asked (true: plumb, false: release). */
+export interface ApplyResult {
+  group: number;
+  held: boolean;
+  ok: boolean;
+  error?: string;
+}
+
+export interface Drift {
+  group: number;
+  address: string;
+  interface: string;
+  error?: string;
+}
+
+export interface CheckReport {
+  /** Held addresses that were missing and are back. */
+  restored: Drift[];
+  /** Configured addresses of groups not held here that were present and are gone. */
+  removed: Drift[];
+  /** Repairs that failed (error set). */
+  failed: Drift[];
+}
+
+export interface CarrierState {
+  interface: string;
+  up: boolean;
+}
+
+export type ReconcilerNative = Pick<NativeApi, 'listInterfaces' | 'listAddresses' | 'ensureAddress' | 'ensureNoAddress'>;
+
+export interface ReconcilerOptions {
+  native: ReconcilerNative;
+  config: ClusterConfig;
+  log: AgentLogger;
+  /** Carrier of an interface that carries VIPs changed (feed core a 'carrier' event). */
+  onCarrier?: (state: CarrierState) => void;
+}
+
+const IFNAMSIZ_CHARS = 15;
+
+/** "<if>:vip" when it fits the kernel's 15-character label limit, else no label. */
+export function vipLabel(ifname: string): string | undefined {
+  const label = `${ifname}:vip`;
+  return label.length <= IFNAMSIZ_CHARS ? label : undefined;
+}
+
+export function addressRequest(vip: VipAddress): AddressRequest {
+  const req: AddressRequest = { interface: vip.interface, address: vip.ip, prefixLength: vip.prefixLength };
+  if (vip.family === 4) {
+    const label = vipLabel(vip.interface);
+    if (label) req.label = label;
+    // /31 and /32 have no broadcast address (RFC 3021).
+    if (vip.prefixLength < 31) req.broadcast = vip.broadcast ?? '+';
+  }
+  return req;
+}
+
+/** Identity of an address on a link: interface, canonical IP text, prefix length. */
+export function addressKey(ifname: string, ip: string, prefixLength: number): string {
+  return `${ifname}|${ipaddr.parse(ip).toString()}/${prefixLength}`;
+}
+
+const vipKey = (a: VipAddress) => addressKey(a.interface, a.ip, a.prefixLength);
+const carrierOf = (link: Pick<NetInterface, 'up' | 'lowerUp'>) => link.up && link.lowerUp;
+
+export class Reconciler {
+  private readonly native: ReconcilerNative;
+  private readonly log: AgentLogger;
+  private readonly onCarrier?: (state: CarrierState) => void;
+  private config: ClusterConfig;
+  /** Groups this node should hold, by index. */
+  private readonly held = new Map<number, VipGroup>();
+  /** Until core's first decision there is no desired state to enforce. */
+  private decided = false;
+  private carrier = new Map<string, boolean>();
+  private configuredKeys = new Set<string>();
+
+  constructor(options: ReconcilerOptions) {
+    this.native = options.native;
+    this.log = options.log;
+    this.onCarrier = options.onCarrier;
+    this.config = options.config;
+    this.indexConfig();
+  }
+
+  /** Plumb one group: every address or none (the ones added by this attempt are rolled back). */
+  plumb(index: number): ApplyResult {
+    const group = this.config.groups[index];
+    if (!group) return { group: index, held: true, ok: false, error: `no group ${index} in the config` };
+    this.decided = true;
+    const added: AddressRequest[] = [];
+    for (const vip of group.addresses) {
+      const req = addressRequest(vip);
+      try {
+        if (this.native.ensureAddress(req)) added.push(req);
+      } catch (err) {
+        const error = `${vip.ip}/${vip.prefixLength} on ${vip.interface}: ${describeError(err)}`;
+        this.rollback(index, added);
+        this.log.error({ group: index, error }, 'plumb failed; group rolled back');
+        return { group: index, held: true, ok: false, error };
+      }
+    }
+    this.held.set(index, group);
+    this.log.info({ group: index, addresses: group.addresses.map((a) => `${a.ip}/${a.prefixLength}`), added: added.length }, 'group plumbed');
+    return { group: index, held: true, ok: true };
+  }
+
+  /** Release one group: remove each address (best effort; every failure is reported). */
+  unplumb(index: number): ApplyResult {
+    const group = this.held.get(index) ?? this.config.groups[index];
+    if (!group) return { group: index, held: false, ok: false, error: `no group ${index} in the config` };
+    this.decided = true;
+    this.held.delete(index);
+    const errors = this.removeAll(group.addresses);
+    if (errors.length > 0) {
+      this.log.error({ group: index, errors }, 'release incomplete');
+      return { group: index, held: false, ok: false, error: errors.join('; ') };
+    }
+    this.log.info({ group: index }, 'group released');
+    return { group: index, held: false, ok: true };
+  }
+
+  /** Hold exactly these groups: release the others held now, plumb the new ones. */
+  apply(groupsToHold: readonly VipGroup[]): ApplyResult[] {
+    this.decided = true;
+    const wanted = new Set(groupsToHold.map((g) => g.index));
+    const results: ApplyResult[] = [];
+    for (const index of [...this.held.keys()]) if (!wanted.has(index)) results.push(this.unplumb(index));
+    for (const group of groupsToHold) if (!this.held.has(group.index)) results.push(this.plumb(group.index));
+    return results;
+  }
+
+  /** Indices of the groups currently held (plumbed successfully and not released). */
+  heldGroups(): number[] {
+    return [...this.held.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Compare the kernel with the desired state and repair it. Does nothing before the first
+   * plumb/unplumb/apply: at start-up the addresses already present are reconciled only once
+   * core has computed who holds what (so a restart does not drop a VIP it is about to keep).
+   */
+  check(): CheckReport {
+    const report: CheckReport = { restored: [], removed: [], failed: [] };
+    if (!this.decided) return report;
+    const present = new Set(this.native.listAddresses().map((a) => addressKey(a.interface, a.address, a.prefixLength)));
+    const heldKeys = new Set<string>();
+    for (const [index, group] of this.held) {
+      for (const vip of group.addresses) {
+        heldKeys.add(vipKey(vip));
+        if (present.has(vipKey(vip))) continue;
+        const drift: Drift = { group: index, address: `${vip.ip}/${vip.prefixLength}`, interface: vip.interface };
+        try {
+          this.native.ensureAddress(addressRequest(vip));
+          report.restored.push(drift);
+          this.log.warn(drift, 'held address was missing; restored');
+        } catch (err) {
+          report.failed.push({ ...drift, error: describeError(err) });
+          this.log.error({ ...drift, error: describeError(err) }, 'restoring a held address failed');
+        }
+      }
+    }
+    for (const group of this.config.groups) {
+      if (this.held.has(group.index)) continue;
+      for (const vip of group.addresses) {
+        if (!present.has(vipKey(vip)) || heldKeys.has(vipKey(vip))) continue;
+        const drift: Drift = { group: group.index, address: `${vip.ip}/${vip.prefixLength}`, interface: vip.interface };
+        try {
+          this.native.ensureNoAddress(addressRequest(vip));
+          report.removed.push(drift);
+          this.log.warn(drift, 'address of a group not held here was present; removed');
+        } catch (err) {
+          report.failed.push({ ...drift, error: describeError(err) });
+          this.log.error({ ...drift, error: describeError(err) }, 'removing a stray configured address failed');
+        }
+      }
+    }
+    return report;
+  }
+
+  /**
+   * Feed netlink events: carrier changes of VIP interfaces go to onCarrier; an address event on
+   * a configured address (or an overrun) triggers check(). Returns the check's report if one ran.
+   */
+  onNetEvents(events: readonly NetEvent[]): CheckReport | undefined {
+    let recheck = false;
+    for (const event of events) {
+      if (event.type === 'link') {
+        this.noteCarrier(event.name, event.action === 'new' && carrierOf(event));
+      } else if (event.type === 'address') {
+        recheck ||= this.configuredKeys.has(addressKey(event.interface, event.address, event.prefixLength));
+      } else if (event.type === 'overrun') {
+        recheck = true;
+        this.rescanCarrier();
+      }
+    }
+    return recheck ? this.check() : undefined;
+  }
+
+  /** Carrier of every interface that carries VIPs (missing interfaces count as down). */
+  carriers(): CarrierState[] {
+    return [...this.carrier].map(([name, up]) => ({ interface: name, up }));
+  }
+
+  /**
+   * Adopt a new config (reload or graduation): a held group stays held only if the new config
+   * has the same addresses at the same index; otherwise it is released and core decides again.
+   * Carrier tracking follows the new set of interfaces (read carriers() afterwards).
+   */
+  setConfig(config: ClusterConfig): ApplyResult[] {
+    const results: ApplyResult[] = [];
+    const sameAddresses = (a: VipGroup, b: VipGroup | undefined) =>
+      b !== undefined && a.addresses.map(vipKey).sort().join() === b.addresses.map(vipKey).sort().join();
+    for (const [index, group] of [...this.held]) {
+      const next = config.groups[index];
+      if (sameAddresses(group, next)) {
+        this.held.set(index, next!);
+        continue;
+      }
+      this.held.delete(index);
+      const errors = this.removeAll(group.addresses);
+      results.push({ group: index, held: false, ok: errors.length === 0, ...(errors.length ? { error: errors.join('; ') } : {}) });
+    }
+    this.config = config;
+    this.indexConfig();
+    return results;
+  }
+
+  /** Remove every configured address that is present (clean stop): one result per group touched. */
+  releaseAll(): ApplyResult[] {
+    this.held.clear();
+    const present = new Set(this.native.listAddresses().map((a) => addressKey(a.interface, a.address, a.prefixLength)));
+    const results: ApplyResult[] = [];
+    for (const group of this.config.groups) {
+      const there = group.addresses.filter((a) => present.has(vipKey(a)));
+      if (there.length === 0) continue;
+      const errors = this.removeAll(there);
+      results.push({ group: group.index, held: false, ok: errors.length === 0, ...(errors.length ? { error: errors.join('; ') } : {}) });
+    }
+    return results;
+  }
+
+  private removeAll(addresses: readonly VipAddress[]): string[] {
+    const errors: string[] = [];
+    for (const vip of addresses) {
+      try {
+        this.native.ensureNoAddress(addressRequest(vip));
+      } catch (err) {
+        errors.push(`${vip.ip}/${vip.prefixLength} on ${vip.interface}: ${describeError(err)}`);
+      }
+    }
+    return errors;
+  }
+
+  private rollback(index: number, added: readonly AddressRequest[]): void {
+    for (const req of added) {
+      try {
+        this.native.ensureNoAddress(req);
+      } catch (err) {
+        this.log.error({ group: index, address: req.address, interface: req.interface, error: describeError(err) }, 'rollback failed: address left behind');
+      }
+    }
+  }
+
+  private indexConfig(): void {
+    this.configuredKeys = new Set(this.config.groups.flatMap((g) => g.addresses.map(vipKey)));
+    const names = new Set(this.config.groups.flatMap((g) => g.addresses.map((a) => a.interface)));
+    this.carrier = new Map([...names].map((name) => [name, this.carrier.get(name) ?? false]));
+    this.rescanCarrier(false);
+  }
+
+  private rescanCarrier(report = true): void {
+    const links = new Map(this.native.listInterfaces().map((l) => [l.name, l]));
+    for (const name of this.carrier.keys()) {
+      const link = links.get(name);
+      const up = link !== undefined && carrierOf(link);
+      if (report) this.noteCarrier(name, up);
+      else this.carrier.set(name, up);
+    }
+  }
+
+  private noteCarrier(name: string, up: boolean): void {
+    const before = this.carrier.get(name);
+    if (before === undefined || before === up) return;
+    this.carrier.set(name, up);
+    this.log.warn({ interface: name, carrier: up }, up ? 'carrier back on a VIP interface' : 'carrier lost on a VIP interface');
+    this.onCarrier?.({ interface: name, up });
+  }
+}

@@ -1,0 +1,271 @@
+// The file formats, defined once with zod: the same definitions validate files and produce the
+// JSON Schema (schema/*.schema.json) and the key reference (docs/configuration.md).
+// `x-since` says whether a key comes from the original program or is new in this rebuild;
+// `x-default` describes defaults that depend on other keys (and so cannot be a plain value).
+
+import { z } from 'zod';
+import { cidrProblem, canonicalIp, parseHostPort } from './addresses.js';
+
+interface KeyDoc {
+  since: 'vippy' | 'flip' | 'new';
+  description: string;
+  defaultText?: string;
+}
+
+function doc<T extends z.ZodType>(schema: T, { since, description, defaultText }: KeyDoc): T {
+  return schema.meta({ description, 'x-since': since, ...(defaultText === undefined ? {} : { 'x-default': defaultText }) });
+}
+
+const seconds = (what: string) => z.number().nonnegative().meta({ 'x-unit': 'seconds' }).describe(what);
+const positiveSeconds = (what: string) => z.number().positive().meta({ 'x-unit': 'seconds' }).describe(what);
+
+const cidr = z.string().superRefine((text, ctx) => {
+  const problem = cidrProblem(text);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const hostPort = (example: string) =>
+  z.string().refine((text) => parseHostPort(text) !== undefined, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not "ADDRESS:PORT" (for example "${example}")`,
+  });
+
+export const syslogLevels = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
+export const syslogFacilities = [
+  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
+  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+] as const;
+
+const vipEntry = z.strictObject({
+  interface: z.string().min(1).describe('Network interface the address is plumbed on. May differ per host.'),
+  ip: cidr.describe('"address/prefix-length"; a missing length means /32 (IPv4) or /128 (IPv6).'),
+  state: z.string().min(1).optional().describe('Carried through to plugins and status, e.g. "preplumbed" (original, SmartOS).'),
+});
+
+const notifyNetwork = z.strictObject({
+  interface: z.string().min(1).describe('Interface name (informational, as in the original).'),
+  ip: cidr.describe('"network/prefix-length": every address of this network is notified.'),
+});
+
+const nodeObject = z.strictObject({
+  name: z.string().min(1).describe('Node name (what `vippyd -n` or the host name gives).'),
+  address: z.string().refine((text) => canonicalIp(text) !== undefined, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an IP address`,
+  }).describe('Unicast address this node receives announcements on.'),
+  port: z.number().int().min(1).max(65535).optional().describe('UDP port; defaults to the port of `chat`.'),
+});
+
+const numericString = z.string().regex(/^\d+(\.\d+)?$/);
+
+/** Keys shared by vippy files and (as extensions) flip files. */
+const operatorKeys = {
+  no_quorum_policy: doc(z.enum(['stop', 'freeze', 'ignore']).optional(), {
+    since: 'new',
+    description: 'What a node does while it sees fewer than `quorum` nodes: "stop" releases everything, "freeze" keeps what it holds and takes nothing new, "ignore" acts alone (the original behaviour). Only meaningful when quorum > 1.',
+    defaultText: '"stop" when quorum > 1 ("freeze" for flip files), otherwise "ignore"',
+  }),
+  management: doc(z.string().min(1).default('/var/run/vippy.socket'), {
+    since: 'vippy',
+    description: 'Path of the unix socket that vippyctl talks to (HTTP).',
+  }),
+  management_mode: doc(
+    z.union([z.string().regex(/^0?[0-7]{3}$/), z.number().int().min(0).max(0o777)], {
+      error: 'must be an octal mode string such as "0660" (or the mode as a number, at most 511 = 0777)',
+    }).default('0600'),
+    { since: 'new', description: 'File mode of the management socket: an octal string such as "0660".' },
+  ),
+  management_group: doc(z.union([z.string().min(1), z.number().int().nonnegative()]).optional(), {
+    since: 'new',
+    description: 'Group (name or gid) that owns the management socket, so its members may use vippyctl.',
+  }),
+  metrics: doc(
+    z.strictObject({ listen: hostPort('127.0.0.1:9477').describe('"ADDRESS:PORT" of the Prometheus /metrics listener.') }).optional(),
+    { since: 'new', description: 'Prometheus metrics over HTTP. Absent: no listener.' },
+  ),
+  plugins: doc(z.array(z.string().min(1)).default([]), {
+    since: 'vippy',
+    description: 'Plugin files loaded at start (the `-p` options are appended).',
+  }),
+};
+
+export const vippyFileSchema = z.strictObject({
+  chat: doc(hostPort('239.192.0.1:8945'), {
+    since: 'vippy',
+    description: '"ADDRESS:PORT" of the announcements: a multicast group, or (when every node has an address) the local address and default port for unicast.',
+  }),
+  chat_interface: doc(z.string().min(1).default('all'), {
+    since: 'vippy',
+    description: 'Where to join the multicast group: "all", an interface address, or a NIC name.',
+  }),
+  chat_ttl: doc(z.number().int().min(1).max(255).default(1), {
+    since: 'new',
+    description: 'Multicast TTL of announcements (1 keeps them on the local segment; the original used 128).',
+  }),
+  secret: doc(z.string({ error: (issue) => (issue.input === undefined ? 'is required: the shared key that signs announcements' : undefined) })
+    .min(1, { error: 'must not be empty: it is the shared key that signs announcements' }), {
+    since: 'vippy',
+    description: 'Shared key of the HMAC-SHA256 that signs every announcement. Required; use at least 16 characters. Never logged or shown.',
+  }),
+  version: doc(z.number().int().nonnegative().default(0), {
+    since: 'vippy',
+    description: 'Version of `vips` and `nodes`: the highest version in the cluster is adopted by every node.',
+  }),
+  vips: doc(
+    z.array(
+      z.array(
+        z.union([z.string().min(1), vipEntry], { error: 'must be a node name (first element only) or {"interface", "ip"}' }),
+      ),
+    ),
+    {
+      since: 'vippy',
+      description: 'Groups of addresses that move together. A group may start with the name of its preferred node.',
+    },
+  ),
+  nodes: doc(
+    z.array(z.union([z.string().min(1), nodeObject], { error: 'must be a node name or {"name", "address", "port"}' })).min(1),
+    {
+      since: 'vippy',
+      description: 'The cluster members, in the same order on every node. Names, or (new) objects with an address: then chat is unicast.',
+    },
+  ),
+  interval: doc(positiveSeconds('').default(1), { since: 'vippy', description: 'Seconds between announcements (fractions allowed).' }),
+  mature: doc(seconds('').default(5), {
+    since: 'vippy',
+    description: 'Seconds the config must stay unchanged before this node takes part ("booting" until then).',
+  }),
+  stale: doc(positiveSeconds('').default(3), {
+    since: 'vippy',
+    description: 'Seconds without an announcement after which a peer counts as down. Must exceed `interval`.',
+  }),
+  'arp-cache': doc(
+    z.union([z.number().positive(), numericString], { error: 'must be a number of seconds (or a numeric string such as "90")' }).default(15),
+    { since: 'vippy', description: 'Seconds between scans of the local neighbour table, shared with the cluster. A numeric string is accepted.' },
+  ),
+  notify: doc(
+    z.array(z.union([z.literal('arp-cache'), notifyNetwork], { error: 'must be "arp-cache" or {"interface", "ip"}' })).default([]),
+    {
+      since: 'vippy',
+      description: 'Who is told (gratuitous ARP / unsolicited NA) when this node takes a group: "arp-cache" (hosts in the cluster\'s shared neighbour tables) and networks (every address in them, at most 65,536).',
+    },
+  ),
+  logging: doc(
+    z.strictObject({
+      driver: z.enum(['console', 'syslog', 'none']).default('console').describe('"console" (stdout), "syslog", or "none".'),
+      facility: z.enum(syslogFacilities).default('local7').describe('Syslog facility.'),
+      mask: z
+        .strictObject(Object.fromEntries(syslogLevels.map((level) => [level, z.boolean().optional()])) as Record<
+          (typeof syslogLevels)[number],
+          z.ZodOptional<z.ZodBoolean>
+        >)
+        .optional()
+        .describe('Levels to log (true) or drop. Absent: emerg, alert, crit, err, notice on; warning, info, debug off. Levels left out of a given mask are off.'),
+      json: z.boolean().default(false).describe('(new) One JSON object per line instead of readable text.'),
+    }).prefault({}),
+    { since: 'vippy', description: 'Where and what to log.' },
+  ),
+  quorum: doc(z.number().int().min(1).optional(), {
+    since: 'new',
+    description: 'Nodes (itself included) a node must see to act on placement. 1 = no quorum (the original behaviour); at most the number of nodes.',
+    defaultText: '1',
+  }),
+  ...operatorKeys,
+  placement: doc(z.enum(['vippy', 'balanced']).default('vippy'), {
+    since: 'new',
+    description: '"vippy": the original rule (preferred node, else lowest md5(node|ip)); "balanced": no node holds more than its share of groups.',
+  }),
+  preempt: doc(z.boolean().default(true), {
+    since: 'new',
+    description: 'Whether a group returns to its preferred node when that node comes back (the original always did).',
+  }),
+  preempt_delay: doc(seconds('').default(0), {
+    since: 'new',
+    description: 'Seconds a returning preferred node must be active before it takes its groups back.',
+  }),
+  takeover_guard: doc(seconds('').optional(), {
+    since: 'new',
+    description: 'Extra seconds after `stale` before taking over a silent node\'s groups, so that under "stop" it has let go first. At least `interval` when quorum > 1.',
+    defaultText: '0 when quorum is 1, otherwise `interval`',
+  }),
+  arp: doc(
+    z.strictObject({
+      burst_count: z.number().int().min(1).max(100).default(5).describe('Gratuitous ARP / NA frames sent at once on takeover.'),
+      burst_spacing: seconds('Seconds between the frames of a burst.').default(0.02),
+      repeat_delay: seconds('Seconds before the burst is repeated once (0: no repeat).').default(5),
+      refresh: seconds('Seconds between re-announcements while holding a group (0: off).').default(0),
+      notify_rate: z.number().positive().default(500).describe('Notify targets (hosts) per second per group, so announcements are never delayed.'),
+    }).prefault({}),
+    { since: 'new', description: 'How the network is told about a takeover (keepalived-like defaults).' },
+  ),
+});
+
+export type VippyFile = z.output<typeof vippyFileSchema>;
+
+const flipServer = z.strictObject({
+  ip: z.string().refine((text) => canonicalIp(text) !== undefined, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an IP address`,
+  }).describe('Address this server receives gossip on.'),
+  port: z.number().int().min(1).max(65535).describe('UDP port.'),
+  systems: z.array(z.string().min(1)).default([]).describe('Systems this server holds data for; none: an arbiter that only votes.'),
+  priority: z.number().optional().describe('Lower numbers come first in member order (servers without one come last, by id).'),
+});
+
+export const flipSystemSchema = z.strictObject({
+  alive: z.string().min(1).optional().describe('Script run as `alive POINT CONFIG_JSON` when a data point is assigned here. Absent (with address data): built-in VIP plumbing.'),
+  down: z.string().min(1).optional().describe('Script run as `down POINT CONFIG_JSON` when a data point leaves.'),
+  type: z.enum(['shard', 'sharded', 'replicate', 'replicated']).describe('"shard": each point on one member; "replicated": every member holds every point. Both spellings are accepted.'),
+  config: z.record(z.string(), z.unknown()).default({}).describe('Overlaid on `cluster.config` and passed to the scripts as JSON (`interface` names the NIC for address data).'),
+  data: z.array(z.string().min(1)).default([]).describe('Data points (strings; IP addresses for VIPs).'),
+  delay: z.number().nonnegative().default(500).describe('Milliseconds to wait and merge changes before applying a new plan.'),
+});
+
+export const flipFileSchema = z.strictObject({
+  id: doc(z.string().min(1), { since: 'flip', description: 'This server\'s id: a key of `servers`.' }),
+  quorum: doc(z.number().int().min(1).optional(), {
+    since: 'flip',
+    description: 'Servers (arbiters included) that must agree before a peer is declared down and data moves.',
+    defaultText: 'floor(servers / 2) + 1',
+  }),
+  gossip_interval: doc(z.number().positive().default(1000), { since: 'flip', description: 'Milliseconds between announcements.' }),
+  key: doc(z.string({ error: (issue) => (issue.input === undefined ? 'is required: the shared key that signs announcements' : undefined) })
+    .min(1, { error: 'must not be empty: it is the shared key that signs announcements' }), { since: 'flip', description: 'Shared HMAC key (flip sent it in clear; vippyd never does).' }),
+  ping_per_interval: doc(z.number().int().min(1).default(1), {
+    since: 'flip',
+    description: 'Accepted for compatibility: vippyd announces to every server each interval.',
+  }),
+  ping_timeout: doc(z.number().positive().default(1500), {
+    since: 'flip',
+    description: 'Milliseconds without a packet after which a peer is probably down. Also how long a starting node listens before it acts.',
+  }),
+  log_level: doc(z.enum(['debug', 'info', 'warning', 'error', 'fatal']).default('info'), {
+    since: 'flip',
+    description: 'Lowest level logged.',
+  }),
+  servers: doc(z.record(z.string().min(1), flipServer), { since: 'flip', description: 'Every server of the cluster by id.' }),
+  cluster: doc(
+    z.strictObject({
+      config: z.record(z.string(), z.unknown()).default({}).describe('Configuration shared by every system.'),
+      system: z.record(z.string().min(1), flipSystemSchema).describe('The systems (named sets of data points) by name.'),
+    }),
+    { since: 'flip', description: 'The data the cluster divides.' },
+  ),
+  version: doc(z.number().int().nonnegative().default(0), {
+    since: 'new',
+    description: 'Version of `servers` and `cluster.system` data: the highest version in the cluster is adopted.',
+  }),
+  ...operatorKeys,
+});
+
+export type FlipFile = z.output<typeof flipFileSchema>;
+
+/** The cluster part of a vippy config that travels between nodes (config graduation). */
+export const vippyTransferSchema = z.strictObject({
+  version: vippyFileSchema.shape.version,
+  vips: vippyFileSchema.shape.vips,
+  nodes: vippyFileSchema.shape.nodes,
+});
+
+/** The cluster part of a flip config that travels between nodes: servers and the systems' data. */
+export const flipTransferSchema = z.strictObject({
+  version: flipFileSchema.shape.version,
+  servers: flipFileSchema.shape.servers,
+  systems: z.record(z.string().min(1), flipSystemSchema),
+});

@@ -1,0 +1,77 @@
+// Views of a ClusterConfig for people: vippy's status shape and the `vippyd --check` summary.
+
+import type { ClusterConfig, SyslogLevel, VipAddress } from './model.js';
+
+export type StatusVip =
+  | { ip: string; netmask: string; broadcast: string; network: string; name: string; state?: string }
+  | { ip: string; prefixlen: number; name: string; state?: string };
+
+export interface StatusConfig {
+  version: number;
+  vips: Array<Array<string | StatusVip>>;
+  nodes: string[];
+}
+
+/** vippy's normalized entry: `{ip, netmask, broadcast, network, name, state}` or `{ip, prefixlen, name, state}`. */
+export function statusVip(address: VipAddress): StatusVip {
+  const state = address.state === undefined ? {} : { state: address.state };
+  return address.family === 4
+    ? { ip: address.ip, netmask: address.netmask!, broadcast: address.broadcast!, network: address.network!, name: address.interface, ...state }
+    : { ip: address.ip, prefixlen: address.prefixLength, name: address.interface, ...state };
+}
+
+/** The `config` object of GET /status, exactly as the original showed it (no secret). */
+export function vippyStatusConfig(config: ClusterConfig): StatusConfig {
+  return {
+    version: config.version,
+    vips: config.groups.map((group) => [
+      ...(group.preferred === undefined ? [] : [group.preferred]),
+      ...group.addresses.map(statusVip),
+    ]),
+    nodes: config.nodes.map((node) => node.name),
+  };
+}
+
+const listedGroups = 10;
+
+/** A few lines for `vippyd --check`: what the file means once defaults are applied. */
+export function summarizeConfig(config: ClusterConfig): string {
+  const seconds = (value: number) => `${value / 1000} s`;
+  const { timing } = config;
+  const chatPeers = config.chat.mode === 'multicast'
+    ? `multicast ${hostPort(config.chat.address, config.chat.port)} on ${config.chat.interface}, ttl ${config.chat.ttl}`
+    : `unicast to ${config.nodes.length} nodes`;
+  const nodes = config.nodes.map((node) => (node.address === undefined ? node.name : `${node.name} (${hostPort(node.address, node.port!)})`));
+  const groups = config.groups.slice(0, listedGroups).map((group) => {
+    const addresses = group.addresses.map((address) => `${address.ip}/${address.prefixLength} on ${address.interface}`).join(', ');
+    const point = group.point === undefined ? '' : `${group.system}: ${group.point}${addresses === '' ? '' : ' = '}`;
+    return `  [${group.index}] ${point}${addresses}${group.preferred === undefined ? '' : ` P(${group.preferred})`}`;
+  });
+  if (config.groups.length > listedGroups) groups.push(`  … and ${config.groups.length - listedGroups} more`);
+  const quorum = config.quorum === 1 ? '1 (none: every node acts alone)' : `${config.quorum} of ${config.nodes.length}, without it: ${config.noQuorumPolicy}`;
+  const logged = (Object.keys(config.logging.mask) as SyslogLevel[]).filter((level) => config.logging.mask[level]);
+  const notify = config.notify.map((target) => (target.kind === 'arp-cache' ? 'arp-cache' : `${target.network}/${target.prefixLength}`));
+  return [
+    `${config.format} config, version ${config.version}, fingerprint ${config.fingerprint.slice(0, 16)}`,
+    `chat: ${chatPeers}`,
+    `nodes (${config.nodes.length}): ${nodes.join(', ')}`,
+    `groups (${config.groups.length}):`,
+    ...groups,
+    `timing: interval ${seconds(timing.intervalMs)}, stale ${seconds(timing.staleMs)}, takeover guard ${seconds(timing.guardMs)}, mature ${seconds(timing.matureMs)}, arp-cache ${seconds(timing.arpCacheMs)}`,
+    `quorum: ${quorum}`,
+    `placement: ${config.placement}, preempt ${config.preempt ? `on (delay ${seconds(timing.preemptDelayMs)})` : 'off'}`,
+    `notify: ${notify.length === 0 ? 'none' : notify.join(', ')}`,
+    `management: ${config.management.path} (mode ${octal(config.management.mode)}${config.management.group === undefined ? '' : `, group ${config.management.group}`})`,
+    `logging: ${config.logging.driver}${config.logging.driver === 'syslog' ? ` ${config.logging.facility}` : ''} (${logged.join(' ')})${config.logging.json ? ', json' : ''}`,
+    ...(config.metrics === undefined ? [] : [`metrics: ${config.metrics.listen}`]),
+    ...(config.plugins.length === 0 ? [] : [`plugins: ${config.plugins.join(', ')}`]),
+  ].join('\n');
+}
+
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function octal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, '0')}`;
+}

@@ -1,0 +1,71 @@
+// `vippyctl status`, line for line as the original printed it (reference vippy.md §6), except
+// that mask bits are the count of set bits (the original summed each octet's bit length, so
+// /25 showed as /32). It reads the original daemon's JSON too: only the first four keys matter.
+
+import ipaddr from 'ipaddr.js';
+
+export class StatusFormatError extends Error {
+  override name = 'StatusFormatError';
+}
+
+interface GroupLike {
+  ip?: unknown;
+  netmask?: unknown;
+}
+
+/** The status report as text, one line per entry, each ending in a newline. */
+export function formatStatus(status: unknown): string {
+  const { identity, state, config } = readStatus(status);
+  const lines = [`State:  ${state.active ? 'active' : 'inactive'}`];
+  if (!state.active) lines.push(`Reason: ${String(state.inactive_reason)}`);
+
+  // Groups are matched to owners by their printed form, as the original did: it works across
+  // daemon versions without relying on object identity or group indices.
+  const ownerOf = new Map<string, string>();
+  for (const [owner, groups] of Object.entries(state.ownership)) {
+    if (!Array.isArray(groups)) throw new StatusFormatError(`state.ownership["${owner}"] is not a list of groups`);
+    for (const group of groups) ownerOf.set(formatGroup(group), owner === '_' ? '(unowned)' : owner);
+  }
+  for (const group of config.vips) {
+    const printed = formatGroup(group);
+    const owner = ownerOf.get(printed);
+    lines.push(`${owner === identity ? '(*) ' : '    '}${owner ?? '???'}: ${printed}`);
+  }
+  return lines.map((line) => line + '\n').join('');
+}
+
+/** `ip/bits` per IPv4 address, a bare `ip` for IPv6, then ` P(node)` for a preferred node. */
+export function formatGroup(group: unknown): string {
+  if (!Array.isArray(group)) throw new StatusFormatError(`a group is not a list: ${JSON.stringify(group)}`);
+  const addresses = group
+    .filter((element): element is GroupLike => typeof element === 'object' && element !== null)
+    .map((address) => (typeof address.netmask === 'string' ? `${String(address.ip)}/${maskBits(address.netmask)}` : String(address.ip)))
+    .join(' ');
+  return typeof group[0] === 'string' ? `${addresses} P(${group[0]})` : addresses;
+}
+
+/** Number of set bits of a dotted IPv4 netmask; "?" when it is not one. */
+export function maskBits(netmask: string): number | '?' {
+  if (!ipaddr.IPv4.isValidFourPartDecimal(netmask)) return '?';
+  let bits = 0;
+  for (let octet of ipaddr.IPv4.parse(netmask).octets) {
+    for (; octet; octet &= octet - 1) bits++;
+  }
+  return bits;
+}
+
+function readStatus(status: unknown): {
+  identity: unknown;
+  state: { active: unknown; inactive_reason: unknown; ownership: Record<string, unknown> };
+  config: { vips: unknown[] };
+} {
+  const body = status as { identity?: unknown; state?: any; config?: any } | null;
+  if (typeof body !== 'object' || body === null) throw new StatusFormatError('the status reply is not a JSON object');
+  if (typeof body.state !== 'object' || body.state === null) throw new StatusFormatError('the status reply has no "state" object');
+  if (typeof body.config !== 'object' || body.config === null || !Array.isArray(body.config.vips)) {
+    throw new StatusFormatError('the status reply has no "config.vips" list');
+  }
+  const ownership = body.state.ownership ?? {};
+  if (typeof ownership !== 'object') throw new StatusFormatError('"state.ownership" is not an object');
+  return { identity: body.identity, state: { ...body.state, ownership }, config: body.config };
+}

@@ -1,0 +1,129 @@
+// The body of GET /status. The first four keys are exactly the original vippy's (reference
+// vippy.md §6), in its order, so old tooling keeps working; everything new lives under new keys.
+
+import type { NoQuorumPolicy } from '../config/model.js';
+import type { Ownership } from '../core/types.js';
+
+/** vippy's normalised IPv4 entry. `name` is the interface. */
+export interface StatusIPv4Address {
+  ip: string;
+  netmask: string;
+  broadcast: string;
+  network: string;
+  name: string;
+  state?: string;
+}
+
+/** vippy's normalised IPv6 entry. */
+export interface StatusIPv6Address {
+  ip: string;
+  prefixlen: number;
+  name: string;
+  state?: string;
+}
+
+export type StatusAddress = StatusIPv4Address | StatusIPv6Address;
+
+/** A vippy group: the preferred node's name first when there is one, then the addresses. */
+export type StatusGroup = Array<string | StatusAddress>;
+
+export interface StatusConfig {
+  version: number;
+  vips: StatusGroup[];
+  nodes: string[];
+}
+
+export interface StatusStats {
+  net: { ignore: number; 'send-announce': number; 'recv-announce': number };
+  'state-changes': number;
+  /** New: datagrams refused, by reason (bad-mac, replay, malformed, unknown-node, ...). */
+  rejected?: Record<string, number>;
+}
+
+export interface StatusState {
+  mature: boolean;
+  active: boolean;
+  inactive_reason: string | null;
+  /** "_" for unowned, then node → its groups (the group arrays themselves, as vippy shows them). */
+  ownership: Record<string, StatusGroup[]>;
+}
+
+export interface QuorumStatus {
+  /** Nodes (self included) needed to act. */
+  required: number;
+  /** Nodes seen now, self included. */
+  seen: number;
+  met: boolean;
+  policy: NoQuorumPolicy;
+}
+
+export interface PeerStatus {
+  node: string;
+  /** A fresh authenticated announcement is in hand. */
+  up: boolean;
+  active: boolean;
+  inactive_reason: string | null;
+  leaving: boolean;
+  /** Milliseconds since its last good announcement; null when never heard. */
+  last_heard_ms: number | null;
+  version: number | null;
+  /** Its config fingerprint equals ours. */
+  same_config: boolean | null;
+  /** Group indices it says it holds. */
+  held: number[];
+}
+
+export interface Status {
+  identity: string;
+  stats: StatusStats;
+  config: StatusConfig;
+  state: StatusState;
+  quorum?: QuorumStatus;
+  peers?: PeerStatus[];
+  /** Group indices this node actually has plumbed. */
+  held?: number[];
+}
+
+/**
+ * The status body with its keys in the documented order, whatever order the caller built the
+ * parts in (JSON keeps insertion order, and old tools print it as-is).
+ */
+export function statusBody(parts: Status): Status {
+  const { identity, stats, config, state, quorum, peers, held } = parts;
+  const body: Status = {
+    identity,
+    stats: {
+      net: {
+        ignore: stats.net.ignore,
+        'send-announce': stats.net['send-announce'],
+        'recv-announce': stats.net['recv-announce'],
+      },
+      'state-changes': stats['state-changes'],
+      ...(stats.rejected ? { rejected: stats.rejected } : {}),
+    },
+    config: { version: config.version, vips: config.vips, nodes: config.nodes },
+    state: {
+      mature: state.mature,
+      active: state.active,
+      inactive_reason: state.inactive_reason,
+      ownership: state.ownership,
+    },
+  };
+  if (quorum) body.quorum = quorum;
+  if (peers) body.peers = peers;
+  if (held) body.held = held;
+  return body;
+}
+
+/** Core's index-based ownership → vippy's map of group arrays (`vips` in config order). */
+export function statusOwnership(ownership: Ownership, vips: readonly StatusGroup[]): Record<string, StatusGroup[]> {
+  const result: Record<string, StatusGroup[]> = {};
+  for (const [node, groups] of Object.entries(ownership)) {
+    result[node] = groups.map((index) => {
+      const group = vips[index];
+      if (!group) throw new RangeError(`ownership of ${node} names group ${index}, but the config has ${vips.length} groups`);
+      return group;
+    });
+  }
+  return result;
+}

@@ -1,0 +1,176 @@
+// vippyd end to end: real daemons on a bridged segment, asserting what the kernels show.
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { Segment, netnsAvailable, waitFor } from './harness.js';
+import { VippyCluster, VIPPYCTL, baseConfig, observerMac } from './lib/cluster.js';
+
+const VIP1 = '192.0.2.201';
+const VIP2 = '192.0.2.202';
+const VIP3 = '192.0.2.203';
+
+describe.skipIf(!netnsAvailable)('vippyd on a real segment', () => {
+  let seg: Segment | undefined;
+  let cluster: VippyCluster | undefined;
+
+  afterEach(async () => {
+    await cluster?.stopAll();
+    await seg?.destroy();
+    cluster = undefined;
+    seg = undefined;
+  });
+
+  async function threeNodes(extra: Record<string, unknown> = {}) {
+    seg = await Segment.create({ hosts: ['n1', 'n2', 'n3'] });
+    const vips = [
+      ['n1', { interface: 'eth0', ip: `${VIP1}/24` }],
+      [{ interface: 'eth0', ip: `${VIP2}/24` }],
+      [{ interface: 'eth0', ip: `${VIP3}/24` }],
+    ];
+    cluster = new VippyCluster(seg, { config: baseConfig(seg.hosts, { vips, ...extra }) });
+    await cluster.startAll();
+    return { seg, cluster };
+  }
+
+  it('places groups as core does, and vippyctl status prints them exactly', async () => {
+    const { cluster } = await threeNodes();
+    await cluster.waitForHolder(VIP1, 'n1');
+    // Every node agrees on one holder per group; the preferred group sits on its node.
+    const status = await waitFor(async () => {
+      const s = await cluster.status('n2');
+      return s.state.active && Object.values(s.state.ownership as Record<string, number[]>).flat().length === 3 ? s : undefined;
+    }, { timeoutMs: 5000, what: 'n2 sees all three groups owned' });
+    const ownerOf = (group: number) => Object.entries(status.state.ownership as Record<string, number[]>)
+      .find(([node, groups]) => node !== '_' && groups.includes(group))?.[0];
+    for (const [group, ip] of [VIP1, VIP2, VIP3].entries()) {
+      await cluster.waitForHolder(ip, ownerOf(group)!);
+    }
+    const text = execFileSync(process.execPath, [VIPPYCTL, '-s', cluster.daemon('n2').socket, 'status'], { encoding: 'utf8' });
+    const expected = ['State:  active']
+      .concat([VIP1, VIP2, VIP3].map((ip, group) => {
+        const owner = ownerOf(group)!;
+        return `${owner === 'n2' ? '(*) ' : '    '}${owner}: ${ip}/24${group === 0 ? ' P(n1)' : ''}`;
+      }))
+      .join('\n');
+    expect(text.trimEnd()).toBe(expected);
+  });
+
+  it('kill -9 of an owner: the successor holds the VIP and the observer follows within stale + 200 ms', async () => {
+    const { seg, cluster } = await threeNodes();
+    await cluster.waitForHolder(VIP1, 'n1');
+    await seg.exec(seg.observer, ['ping', '-c', '1', '-W', '1', VIP1]);
+    expect(await observerMac(seg, VIP1)).toBe(seg.host('n1').mac);
+
+    const t0 = performance.now();
+    cluster.daemon('n1').process.kill('SIGKILL');
+    await seg.cutLink(seg.host('n1'));
+    const successorMac = await waitFor(async () => {
+      const mac = await observerMac(seg, VIP1);
+      return mac && mac !== seg.host('n1').mac ? mac : undefined;
+    }, { timeoutMs: 5000, intervalMs: 5, what: 'observer entry for the VIP moves' });
+    const elapsed = performance.now() - t0;
+    const successor = seg.hosts.find((h) => h.mac === successorMac)!;
+    expect(['n2', 'n3']).toContain(successor.name);
+    expect(await cluster.holders(VIP1)).toContain(successor.name);
+    expect(elapsed).toBeLessThan(300 + 200 + 150); // stale + 200 ms, plus the poll's own cost
+  });
+
+  it('SIGTERM hands the group over at once and leaves nothing behind', async () => {
+    const { seg, cluster } = await threeNodes();
+    await cluster.waitForHolder(VIP1, 'n1');
+    const monitor = seg.spawn(seg.host('n2'), ['ip', '-ts', 'monitor', 'address']);
+    const monitor3 = seg.spawn(seg.host('n3'), ['ip', '-ts', 'monitor', 'address']);
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    cluster.daemon('n1').process.kill('SIGTERM');
+    const exit = await cluster.daemon('n1').process.wait();
+    const stoppedAfter = Date.now() - t0;
+    expect(exit.code).toBe(0);
+    expect(stoppedAfter).toBeLessThan(1000);
+    const line = await Promise.race([monitor.waitForLine(VIP1, { timeoutMs: 3000 }), monitor3.waitForLine(VIP1, { timeoutMs: 3000 })]);
+    const stamp = /^\[(.+?)\]/.exec(line)?.[1];
+    const handoff = Date.parse(stamp!.replace(/\.(\d{3})\d*/, '.$1')) - t0;
+    expect(handoff).toBeLessThan(50);
+    expect((await cluster.holders(VIP1)).filter((h) => h === 'n1')).toEqual([]);
+  });
+
+  it('an address deleted by hand comes back; a configured address on a non-holder goes', async () => {
+    const { seg, cluster } = await threeNodes();
+    await cluster.waitForHolder(VIP1, 'n1');
+    await seg.exec(seg.host('n1'), ['ip', 'addr', 'del', `${VIP1}/24`, 'dev', 'eth0']);
+    await cluster.waitForHolder(VIP1, 'n1', 3000);
+    await seg.exec(seg.host('n2'), ['ip', 'addr', 'add', `${VIP1}/24`, 'dev', 'eth0']);
+    await cluster.waitForHolder(VIP1, 'n1', 3000);
+  });
+
+  it('the preferred node returns: failback waits for preempt_delay', async () => {
+    const { seg, cluster } = await threeNodes({ preempt_delay: 1 });
+    await cluster.waitForHolder(VIP1, 'n1');
+    cluster.daemon('n1').process.kill('SIGTERM');
+    await cluster.daemon('n1').process.wait();
+    await waitFor(async () => (await cluster.holders(VIP1)).length === 1, { timeoutMs: 3000, what: 'a successor' });
+    const [interim] = await cluster.holders(VIP1);
+    const t0 = performance.now();
+    await cluster.start('n1');
+    await cluster.waitForHolder(VIP1, 'n1', 5000);
+    const failback = performance.now() - t0;
+    expect(interim).not.toBe('n1');
+    expect(failback).toBeGreaterThanOrEqual(1000);
+    void seg;
+  });
+
+  it('a plugin saying config.active(false, …) moves its node\'s groups away', async () => {
+    seg = await Segment.create({ hosts: ['n1', 'n2'] });
+    const pluginPath = `${process.cwd()}/test/netns/fixtures/health-file-plugin.cjs`;
+    const vips = [['n1', { interface: 'eth0', ip: `${VIP1}/24` }]];
+    cluster = new VippyCluster(seg, {
+      config: baseConfig(seg.hosts, { vips }),
+      args: () => ['-p', pluginPath],
+    });
+    await cluster.startAll();
+    await cluster.waitForHolder(VIP1, 'n1');
+    execFileSync('touch', [`${cluster.dir}/n1.down`]);
+    await cluster.waitForHolder(VIP1, 'n2', 3000);
+    const status = await cluster.status('n1');
+    expect(status.state.active).toBe(false);
+    expect(status.state.inactive_reason).toBe('healthfile');
+    execFileSync('rm', [`${cluster.dir}/n1.down`]);
+    await cluster.waitForHolder(VIP1, 'n1', 3000);
+  });
+
+  it('a version bump by SIGHUP on one node graduates the others, who persist it', async () => {
+    const { cluster } = await threeNodes();
+    await cluster.waitForHolder(VIP1, 'n1');
+    const VIP4 = '192.0.2.204';
+    cluster.rewrite('n2', (c) => ({ ...c, version: 2, vips: [...(c.vips as unknown[]), [{ interface: 'eth0', ip: `${VIP4}/24` }]] }));
+    cluster.daemon('n2').process.kill('SIGHUP');
+    await waitFor(async () => {
+      const versions = await Promise.all(['n1', 'n2', 'n3'].map(async (n) => (await cluster.status(n)).config.version));
+      return versions.every((v) => v === 2);
+    }, { timeoutMs: 5000, what: 'every node on v2' });
+    for (const n of ['n1', 'n3']) {
+      const persisted = cluster.readConfig(n);
+      expect(persisted.version).toBe(2);
+      expect(JSON.stringify(persisted.vips)).toContain(VIP4);
+      expect(persisted.secret).toBe('netns-test-secret-0123456789');
+    }
+    await waitFor(async () => (await cluster.holders(VIP4)).length === 1, { timeoutMs: 5000, what: 'the new group held once' });
+  });
+
+  it('an IPv6 VIP is announced with an unsolicited NA the observer acts on', async () => {
+    seg = await Segment.create({ hosts: ['n1', 'n2'] });
+    const VIP6 = '2001:db8::201';
+    cluster = new VippyCluster(seg, { config: baseConfig(seg.hosts, { vips: [['n1', { interface: 'eth0', ip: `${VIP6}/64` }]] }) });
+    await cluster.startAll();
+    await cluster.waitForHolder(VIP6, 'n1');
+    await seg.exec(seg.observer, ['ping', '-6', '-c', '1', '-W', '1', VIP6]);
+    expect(await observerMac(seg, VIP6)).toBe(seg.host('n1').mac);
+    const capture = seg.spawn(seg.observer, ['tcpdump', '-l', '-n', '-vv', '-i', 'eth0', 'icmp6 and ip6[40] == 136']);
+    await capture.waitForLine(/listening on/, { timeoutMs: 5000 });
+    cluster.daemon('n1').process.kill('SIGTERM');
+    await cluster.waitForHolder(VIP6, 'n2', 3000);
+    await waitFor(async () => (await observerMac(seg!, VIP6)) === seg!.host('n2').mac, { timeoutMs: 2000, what: 'observer NA update' });
+    const line = await capture.waitForLine(/neighbor advertisement, tgt is 2001:db8::201/, { timeoutMs: 2000 });
+    expect(capture.stdout).toContain('[icmp6 sum ok]');
+    expect(line).toBeTruthy();
+  });
+});

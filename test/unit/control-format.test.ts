@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { formatGroup, formatStatus, maskBits, StatusFormatError } from '../../src/control/format.js';
+import { statusBody, statusOwnership, type Status, type StatusGroup } from '../../src/control/status.js';
+
+const v4 = (ip: string, netmask: string, network: string, broadcast: string, name = 'net0') => ({ ip, netmask, broadcast, network, name });
+
+// Issue #3's cluster, as the original daemon reported it.
+const vpn1: StatusGroup = [v4('10.112.102.125', '255.255.255.255', '10.112.102.125', '10.112.102.125'), v4('10.112.102.126', '255.255.255.255', '10.112.102.126', '10.112.102.126')];
+const slash25: StatusGroup = ['vpn-1', v4('192.0.2.130', '255.255.255.128', '192.0.2.128', '192.0.2.255')];
+const slash23: StatusGroup = [v4('198.51.100.7', '255.255.254.0', '198.51.100.0', '198.51.101.255')];
+const slash29: StatusGroup = [v4('203.0.113.9', '255.255.255.248', '203.0.113.8', '203.0.113.15')];
+const ipv6: StatusGroup = [{ ip: '2001:db8::10', prefixlen: 64, name: 'net0' }, { ip: '2001:db8::11', prefixlen: 64, name: 'net0' }];
+
+function status(overrides: Partial<Status['state']>, identity = 'vpn-2'): Status {
+  return {
+    identity,
+    stats: { net: { ignore: 0, 'send-announce': 10, 'recv-announce': 30 }, 'state-changes': 2 },
+    config: { version: 3, vips: [vpn1, slash25, slash23, slash29, ipv6], nodes: ['vpn-1', 'vpn-2', 'vpn-3'] },
+    state: {
+      mature: true,
+      active: true,
+      inactive_reason: null,
+      ownership: { _: [slash29], 'vpn-1': [slash25, slash23], 'vpn-2': [vpn1, ipv6] },
+      ...overrides,
+    },
+  };
+}
+
+describe('formatStatus', () => {
+  it('prints the original layout line for line, with correct mask bits', () => {
+    expect(formatStatus(status({}))).toBe(
+      [
+        'State:  active',
+        '(*) vpn-2: 10.112.102.125/32 10.112.102.126/32',
+        '    vpn-1: 192.0.2.130/25 P(vpn-1)',
+        '    vpn-1: 198.51.100.7/23',
+        '    (unowned): 203.0.113.9/29',
+        '(*) vpn-2: 2001:db8::10 2001:db8::11',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('adds the Reason line when inactive and ??? for a group nobody is listed for', () => {
+    const text = formatStatus(status({ active: false, mature: false, inactive_reason: 'booting', ownership: {} }));
+    expect(text.split('\n')).toEqual([
+      'State:  inactive',
+      'Reason: booting',
+      '    ???: 10.112.102.125/32 10.112.102.126/32',
+      '    ???: 192.0.2.130/25 P(vpn-1)',
+      '    ???: 198.51.100.7/23',
+      '    ???: 203.0.113.9/29',
+      '    ???: 2001:db8::10 2001:db8::11',
+      '',
+    ]);
+  });
+
+  it('marks nothing as ours when another node owns it all', () => {
+    const text = formatStatus(status({}, 'vpn-3'));
+    expect(text).not.toContain('(*)');
+    expect(text).toContain('    vpn-2: 10.112.102.125/32 10.112.102.126/32\n');
+  });
+
+  it('formats what statusBody and statusOwnership build from core ownership', () => {
+    const vips = [vpn1, slash25];
+    const body = statusBody({
+      state: { ownership: statusOwnership({ _: [], 'vpn-1': [1], 'vpn-2': [0] }, vips), inactive_reason: null, active: true, mature: true },
+      config: { nodes: ['vpn-1', 'vpn-2'], vips, version: 1 },
+      stats: { 'state-changes': 1, net: { 'recv-announce': 1, 'send-announce': 1, ignore: 0 } },
+      identity: 'vpn-2',
+    });
+    expect(Object.keys(body)).toEqual(['identity', 'stats', 'config', 'state']);
+    expect(Object.keys(body.stats.net)).toEqual(['ignore', 'send-announce', 'recv-announce']);
+    expect(Object.keys(body.state)).toEqual(['mature', 'active', 'inactive_reason', 'ownership']);
+    expect(formatStatus(JSON.parse(JSON.stringify(body)))).toBe(
+      'State:  active\n(*) vpn-2: 10.112.102.125/32 10.112.102.126/32\n    vpn-1: 192.0.2.130/25 P(vpn-1)\n',
+    );
+  });
+
+  it('rejects replies that are not a status report, naming what is missing', () => {
+    expect(() => formatStatus({ error: 'no such command' })).toThrow(new StatusFormatError('the status reply has no "state" object'));
+    expect(() => formatStatus({ state: {}, config: {} })).toThrow(/config\.vips/);
+    expect(() => formatStatus(null)).toThrow(/not a JSON object/);
+    expect(() => formatStatus({ state: { ownership: { a: 1 } }, config: { vips: [] } })).toThrow(/ownership\["a"\]/);
+  });
+});
+
+describe('statusBody', () => {
+  it('puts new keys after the original four', () => {
+    const body = statusBody({
+      held: [0],
+      peers: [],
+      quorum: { required: 2, seen: 3, met: true, policy: 'stop' },
+      ...status({}),
+    });
+    expect(Object.keys(body)).toEqual(['identity', 'stats', 'config', 'state', 'quorum', 'peers', 'held']);
+  });
+});
+
+describe('statusOwnership', () => {
+  it('refuses an index outside the config', () => {
+    expect(() => statusOwnership({ a: [4] }, [vpn1])).toThrow(/group 4, but the config has 1 groups/);
+  });
+});
+
+describe('maskBits / formatGroup', () => {
+  it.each([
+    ['255.255.255.255', 32],
+    ['255.255.255.128', 25],
+    ['255.255.254.0', 23],
+    ['255.255.255.248', 29],
+    ['255.255.255.0', 24],
+    ['0.0.0.0', 0],
+    ['255.0.255.0', 16], // not a contiguous mask: still the count of set bits
+    ['not-a-mask', '?'],
+  ])('%s → %s', (mask, bits) => {
+    expect(maskBits(mask)).toBe(bits);
+  });
+
+  it('puts the preferred node last and skips it among the addresses', () => {
+    expect(formatGroup(['node-a', v4('192.0.2.1', '255.255.255.0', '192.0.2.0', '192.0.2.255')])).toBe('192.0.2.1/24 P(node-a)');
+  });
+});
