@@ -304,11 +304,10 @@ class Daemon implements DaemonView {
     if (events.some((e) => e.type === 'overrun')) {
       this.logger.warning({ event: 'netlink-overrun' }, 'netlink events were dropped; re-reading the kernel state');
       this.recheck();
-      this.arpScanner.scan();
     } else {
       this.report(this.reconciler.onNetEvents(events));
-      if (events.some((e) => e.type === 'neighbour')) this.arpScanner.changed();
     }
+    this.arpScanner.onNetEvents(events);
     if (events.some((e) => e.type === 'link' || e.type === 'address')) this.chat?.refresh();
   }
 
@@ -398,7 +397,7 @@ class Daemon implements DaemonView {
     this.emit(this.events.config, 'stop');
     clearTimeout(this.wakeTimer);
     clearInterval(this.recheckTimer);
-    this.arpScanner.stop();
+    this.arpScanner.close();
     this.notifier.close();
     this.watcher?.close();
     // Anything core did not release (e.g. a failed release) goes too: nothing is left behind.

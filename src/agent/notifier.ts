@@ -41,7 +41,7 @@ export interface NotifierOptions {
   native: NotifierNative;
   arp: ArpSettings;
   log: AgentLogger;
-  /** Period of the target-sending timer (default 10 ms). */
+  /** Period of the target-sending timer (default 5 ms). */
   tickMs?: number;
   /** Most targets handled in one timer callback, whatever the rate (default 64). */
   maxTargetsPerTick?: number;
@@ -52,15 +52,20 @@ const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
 type Plumbed = VipAddress & { ifindex: number };
 
 /**
- * The group's IPv4 addresses to announce to `target`: those whose subnet contains it, or, when
- * none does (e.g. /32 VIPs, whose subnet is only themselves), every IPv4 address of the group.
+ * For a group's addresses, a function giving the IPv4 addresses to announce to a target: those
+ * whose subnet contains it, or, when none does (e.g. /32 VIPs, whose subnet is only themselves),
+ * every IPv4 address of the group. Never the VIP itself, never to IPv6 targets. The addresses
+ * are parsed once here, since the function runs for every one of up to thousands of targets.
  */
-export function addressesFor<T extends Pick<VipAddress, 'ip' | 'family' | 'prefixLength'>>(target: string, vips: readonly T[]): T[] {
-  if (!ipaddr.IPv4.isValidFourPartDecimal(target)) return [];
-  const ip = ipaddr.IPv4.parse(target);
-  const v4 = vips.filter((v) => v.family === 4 && v.ip !== target);
-  const inSubnet = v4.filter((v) => ip.match(ipaddr.IPv4.parse(v.ip), v.prefixLength));
-  return inSubnet.length > 0 ? inSubnet : v4;
+export function targetMatcher<T extends Pick<VipAddress, 'ip' | 'family' | 'prefixLength'>>(vips: readonly T[]): (target: string) => T[] {
+  const v4 = vips.filter((v) => v.family === 4).map((v) => ({ vip: v, parsed: ipaddr.IPv4.parse(v.ip) }));
+  return (target) => {
+    if (!ipaddr.IPv4.isValidFourPartDecimal(target)) return [];
+    const ip = ipaddr.IPv4.parse(target);
+    const others = v4.filter((v) => v.vip.ip !== target);
+    const inSubnet = others.filter((v) => ip.match(v.parsed, v.vip.prefixLength));
+    return (inSubnet.length > 0 ? inSubnet : others).map((v) => v.vip);
+  };
 }
 
 /** Timers of one group's notification; cancelling clears them all. */
@@ -111,7 +116,7 @@ export class Notifier {
     this.native = options.native;
     this.log = options.log;
     this.arp = options.arp;
-    this.tickMs = options.tickMs ?? 10;
+    this.tickMs = options.tickMs ?? 5;
     this.maxTargetsPerTick = options.maxTargetsPerTick ?? 64;
     // Packet sockets need CAP_NET_RAW: open them at start so a missing capability shows at once.
     this.frames = this.native.openFrameSender();
@@ -200,19 +205,20 @@ export class Notifier {
    */
   private sendTargets(job: Job, group: VipGroup, plumbed: readonly Plumbed[], targets: readonly NotifyHit[]): void {
     const started = performance.now();
+    const match = targetMatcher(plumbed);
     let next = 0;
     const tick = () => {
       const due = Math.floor(((performance.now() - started) / 1000) * this.arp.notifyRate) + 1;
       const end = Math.min(targets.length, due, next + this.maxTargetsPerTick);
-      for (; next < end; next++) this.notifyOne(plumbed, targets[next]!);
+      for (; next < end; next++) this.notifyOne(match, targets[next]!);
       if (next < targets.length) job.after(this.tickMs, tick);
       else this.log.debug({ group: group.index, targets: targets.length, ms: Math.round(performance.now() - started) }, 'notify targets done');
     };
     tick();
   }
 
-  private notifyOne(plumbed: readonly Plumbed[], target: NotifyHit): void {
-    const via = addressesFor(target.ip, plumbed);
+  private notifyOne(match: (target: string) => Plumbed[], target: NotifyHit): void {
+    const via = match(target.ip);
     if (via.length === 0) {
       this.counters.targetsSkipped++;
       return;

@@ -32,10 +32,11 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
     if ((system.alive === undefined) !== (system.down === undefined)) {
       report.error(['cluster', 'system', name], 'give both "alive" and "down" scripts, or neither (built-in VIP plumbing)');
     }
-    const data = [...system.data].sort();
-    data.forEach((point, index) => {
-      if (point === data[index - 1]) report.error(['cluster', 'system', name, 'data'], `duplicate data point "${point}"`);
-    });
+    const data = [...new Set(system.data)].sort();
+    if (data.length < system.data.length) {
+      const duplicate = system.data.find((point, index) => system.data.indexOf(point) !== index);
+      report.error(['cluster', 'system', name, 'data'], `duplicate data point "${duplicate}"`);
+    }
     return {
       name,
       type: system.type === 'shard' || system.type === 'sharded' ? 'shard' : 'replicated',

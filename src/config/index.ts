@@ -6,4 +6,3 @@ export { loadConfigFile, parseConfig, detectFormat, type ConfigFormat, type Load
 export { fingerprint, canonicalJson } from './fingerprint.js';
 export { transferDocument, adoptTransferred, renderConfigFile } from './transfer.js';
 export { vippyStatusConfig, summarizeConfig, statusVip, type StatusConfig, type StatusVip } from './status.js';
-export { flipMemberOrder } from './flip.js';

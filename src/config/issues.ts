@@ -15,11 +15,15 @@ export function problemsFromIssues(issues: readonly z.core.$ZodIssue[], schema: 
 }
 
 /** Messages we wrote ourselves in the schema win over the generic wording below. */
-const isZodDefault = (message: string): boolean => message.startsWith('Invalid input') || message.startsWith('Too ') || message.startsWith('Invalid option');
+const isZodDefault = (message: string): boolean => message.startsWith('Invalid') || message.startsWith('Too ');
 
 function collect(issue: z.core.$ZodIssue, prefix: PathSegment[], schema: z.ZodType, root: unknown, out: RawProblem[]): void {
   const path = [...prefix, ...(issue.path as PathSegment[])];
   const input = valueAt(root, path);
+  if (issue.code !== 'unrecognized_keys' && issue.code !== 'invalid_union' && !isZodDefault(issue.message)) {
+    out.push({ path, message: issue.message });
+    return;
+  }
   switch (issue.code) {
     case 'unrecognized_keys': {
       const known = objectKeysAt(schema, path);
@@ -40,20 +44,12 @@ function collect(issue: z.core.$ZodIssue, prefix: PathSegment[], schema: z.ZodTy
       return;
     }
     case 'invalid_type':
-      if (!isZodDefault(issue.message)) {
-        out.push({ path, message: issue.message });
-        return;
-      }
       out.push({
         path,
         message: input === undefined ? 'is required' : `must be ${typeName(issue.expected)}, not ${describe(input)}`,
       });
       return;
     case 'too_small':
-      if (!isZodDefault(issue.message)) {
-        out.push({ path, message: issue.message });
-        return;
-      }
       out.push({ path, message: sizeMessage(issue.origin, 'small', issue.minimum, issue.inclusive ?? true) });
       return;
     case 'too_big':
@@ -156,7 +152,9 @@ export function closest(word: string, known: readonly string[]): string | undefi
       bestDistance = distance;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  if (bestDistance <= Math.max(2, Math.floor(word.length / 3))) return best;
+  // An abbreviation ("warn" for "warning") is a typo of its own kind.
+  return word.length >= 3 ? known.find((candidate) => candidate.startsWith(word)) : undefined;
 }
 
 /** Damerau-Levenshtein (optimal string alignment): a swapped pair of letters is one edit. */

@@ -52,9 +52,11 @@ const nodeObject = z.strictObject({
     error: (issue) => `${JSON.stringify(issue.input)} is not an IP address`,
   }).describe('Unicast address this node receives announcements on.'),
   port: z.number().int().min(1).max(65535).optional().describe('UDP port; defaults to the port of `chat`.'),
-});
+}).meta({ 'x-since': 'new' });
 
-const numericString = z.string().regex(/^\d+(\.\d+)?$/);
+const numericString = z.string().regex(/^\d+(\.\d+)?$/, {
+  error: (issue) => `must be a number of seconds (or a numeric string such as "90"), not ${JSON.stringify(issue.input)}`,
+});
 
 /** Keys shared by vippy files and (as extensions) flip files. */
 const operatorKeys = {
@@ -68,9 +70,10 @@ const operatorKeys = {
     description: 'Path of the unix socket that vippyctl talks to (HTTP).',
   }),
   management_mode: doc(
-    z.union([z.string().regex(/^0?[0-7]{3}$/), z.number().int().min(0).max(0o777)], {
-      error: 'must be an octal mode string such as "0660" (or the mode as a number, at most 511 = 0777)',
-    }).default('0600'),
+    z.union([
+      z.string().regex(/^0?[0-7]{3}$/, { error: (issue) => `must be an octal mode such as "0660", not ${JSON.stringify(issue.input)}` }),
+      z.number().int().min(0).max(0o777, { error: (issue) => `${JSON.stringify(issue.input)} is not a mode: write octal modes as a string such as "0660"` }),
+    ], { error: 'must be an octal mode string such as "0660"' }).default('0600'),
     { since: 'new', description: 'File mode of the management socket: an octal string such as "0660".' },
   ),
   management_group: doc(z.union([z.string().min(1), z.number().int().nonnegative()]).optional(), {
@@ -158,7 +161,7 @@ export const vippyFileSchema = z.strictObject({
         >)
         .optional()
         .describe('Levels to log (true) or drop. Absent: emerg, alert, crit, err, notice on; warning, info, debug off. Levels left out of a given mask are off.'),
-      json: z.boolean().default(false).describe('(new) One JSON object per line instead of readable text.'),
+      json: doc(z.boolean().default(false), { since: 'new', description: 'One JSON object per line instead of readable text.' }),
     }).prefault({}),
     { since: 'vippy', description: 'Where and what to log.' },
   ),

@@ -107,8 +107,6 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     (req, res) => void answer(req, res, handlers, log),
   );
   server.maxConnections = limits.maxConnections;
-  // Covers a connection that goes quiet after its request was read.
-  server.setTimeout(limits.requestTimeoutMs);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     log.debug({ code: err.code }, 'control client error');
     if (socket.writable && !socket.destroyed) {

@@ -1,34 +1,106 @@
 // Placement: which node should hold each group, as a pure function of the agreed view.
 // Every node runs this on the same input and must get the same answer, so: no clock, no
-// randomness, no dependence on the order of `active` beyond what config order fixes.
+// randomness, and the order of `active` does not matter.
+//
+// Preference comes first (vippy and balanced groups): a group goes to its preferred node when
+// that node is active and eligible, except that a current holder keeps it while preempt is off
+// or the preferred node is still inside its preempt_delay (preferenceReady false). Other groups
+// follow their strategy: the group's flip system type when it has one, else config.placement.
 
-import { createHash } from 'node:crypto';
+import type { ClusterConfig, VipGroup } from '../config/model.js';
+import { CachedRanker } from './placement-cache.js';
+import { assignReplicated, assignShard, type FlipView } from './placement-flip.js';
+import { assignBalanced, assignVippy, referenceRanker, type HashedView, type Ranker } from './placement-hashed.js';
 import type { PlacementInput, PlacementResult } from './types.js';
 
-/** vippy's rendezvous score: the smallest string wins (reference/vippy.md §4). */
-export function vippyScore(node: string, key: string): string {
-  return createHash('md5').update(node + '|' + key).digest('hex') + ':' + node;
+export { vippyScore } from './placement-hashed.js';
+
+/** Placement from scratch (every rendezvous score hashed anew). */
+export function place(input: PlacementInput): PlacementResult {
+  const active = activeSet(input);
+  return assign(input, active, referenceRanker([...active]));
 }
 
-export function place(input: PlacementInput): PlacementResult {
-  const { config, active, ineligible } = input;
-  return config.groups.map((group) => {
-    const excluded = ineligible(group.index);
-    const candidates = active.filter((node) => !excluded?.has(node));
-    const preferred = group.preferred;
-    if (preferred !== undefined && candidates.includes(preferred)) {
-      // Failback waits while preempt is off or the preferred node is inside its preempt_delay,
-      // as long as the current holder can keep the group.
-      const holder = input.holders.get(group.index);
-      const holderCanKeep = holder !== undefined && holder !== preferred && candidates.includes(holder);
-      if (holderCanKeep && (!config.preempt || !input.preferenceReady(preferred))) return [holder];
-      return [preferred];
-    }
-    let best: string | undefined;
-    for (const node of candidates) {
-      const score = vippyScore(node, group.key);
-      if (best === undefined || score < best) best = score;
-    }
-    return best === undefined ? [] : [best.slice(33)];
+export interface Placer {
+  /** Same answer as place(input); cheap when the active set changed by a node or two since the last call. */
+  update(input: PlacementInput): PlacementResult;
+}
+
+/** An incremental placer: keeps each group's best-ranked active nodes between calls. */
+export function createPlacer(config: ClusterConfig): Placer {
+  let ranker = new CachedRanker(config);
+  return {
+    update(input) {
+      // Another config (graduation, reload) means other nodes and keys: start a fresh cache.
+      if (input.config !== ranker.config) ranker = new CachedRanker(input.config);
+      const active = activeSet(input);
+      ranker.sync(active);
+      return assign(input, active, ranker);
+    },
+  };
+}
+
+function activeSet(input: PlacementInput): Set<string> {
+  const known = new Set(input.config.nodes.map((node) => node.name));
+  const active = new Set<string>();
+  input.active.forEach((node, position) => {
+    if (!known.has(node)) throw new Error(`placement: active[${position}] "${node}" is not one of config.nodes`);
+    active.add(node);
   });
+  return active;
+}
+
+function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Ranker): string[][] {
+  const { config } = input;
+  const excluded = config.groups.map((group) => input.ineligible(group.index));
+  const isCandidate = (group: VipGroup, node: string) => active.has(node) && excluded[group.index]?.has(node) !== true;
+  const result: string[][] = config.groups.map(() => []);
+
+  const systemType = new Map(config.systems?.map((system) => [system.name, system.type]));
+  const open: VipGroup[] = [];
+  const flipSystems = new Map<string | undefined, VipGroup[]>();
+  for (const group of config.groups) {
+    const strategy = (group.system === undefined ? undefined : systemType.get(group.system)) ?? config.placement;
+    if (strategy === 'shard' || strategy === 'replicated') {
+      const points = flipSystems.get(group.system);
+      if (points === undefined) flipSystems.set(group.system, [group]);
+      else points.push(group);
+      continue;
+    }
+    const preferred = preferenceChoice(input, group, (node) => isCandidate(group, node));
+    if (preferred === undefined) open.push(group);
+    else result[group.index] = [preferred];
+  }
+
+  if (open.length > 0) {
+    const activeList = [...active];
+    const view: HashedView = {
+      ranker,
+      activeCount: active.size,
+      isCandidate,
+      placeable: (group) => activeList.some((node) => isCandidate(group, node)),
+      holder: (group) => input.holders.get(group.index),
+    };
+    if (config.placement === 'balanced') assignBalanced(open, view, result);
+    else assignVippy(open, view, result);
+  }
+
+  const flipView: FlipView = { isAlive: (node) => active.has(node), isEligible: isCandidate };
+  for (const [system, points] of flipSystems) {
+    // Members in config.nodes order; a group outside any flip system is shared by every node.
+    const members = config.nodes.filter((node) => system === undefined || node.systems?.includes(system)).map((node) => node.name);
+    const type = (system === undefined ? undefined : systemType.get(system)) ?? config.placement;
+    if (type === 'shard') assignShard(points, members, flipView, result);
+    else assignReplicated(points, members, flipView, result);
+  }
+  return result;
+}
+
+function preferenceChoice(input: PlacementInput, group: VipGroup, isCandidate: (node: string) => boolean): string | undefined {
+  const preferred = group.preferred;
+  if (preferred === undefined || !isCandidate(preferred)) return undefined;
+  const holder = input.holders.get(group.index);
+  const holderMayKeep = holder !== undefined && holder !== preferred && isCandidate(holder);
+  if (holderMayKeep && (!input.config.preempt || !input.preferenceReady(preferred))) return holder;
+  return preferred;
 }

@@ -227,9 +227,10 @@ export function createCodec(options: CodecOptions): Codec {
     // Every byte must be accounted for: nothing rides along outside the MAC unnoticed.
     if (env.$unknowns !== undefined) return reject('malformed-envelope', 'unknown fields in the envelope');
     if (env.version !== FORMAT_VERSION) return reject('unsupported-version', `format version ${env.version}, we speak ${FORMAT_VERSION}`);
-    const keyHex = Buffer.from(env.keyId).toString('hex');
-    const key = env.keyId.length === KEY_ID_BYTES ? keyring.find(keyHex) : undefined;
-    if (key === undefined) return reject('unknown-key', `key id "${keyHex}" is not ours (ours: ${keyring.signing.idHex}); is the secret the same?`);
+    if (env.keyId.length !== KEY_ID_BYTES) return reject('unknown-key', `key id of ${env.keyId.length} bytes, ours have ${KEY_ID_BYTES}`);
+    const keyHex = hex(env.keyId);
+    const key = keyring.find(keyHex);
+    if (key === undefined) return reject('unknown-key', `key id ${keyHex} is not ours (ours: ${keyring.signing.idHex}); is the secret the same?`);
     if (!macMatches(key, env.payload, env.mac)) return reject('bad-mac', `MAC does not verify with key ${keyHex}`);
 
     let payload: vippy.Payload;
@@ -245,7 +246,7 @@ export function createCodec(options: CodecOptions): Codec {
       return reject('malformed-payload', 'header missing, or without sender or 16-byte boot id');
     }
     const sender = header.sender;
-    const boot = Buffer.from(header.bootId).toString('hex');
+    const boot = hex(header.bootId);
     if (sender === options.self) {
       return boot === bootHex
         ? reject('own', 'our own datagram')
@@ -318,6 +319,11 @@ export function createCodec(options: CodecOptions): Codec {
       return accepted;
     },
   };
+}
+
+/** Hex of decoded bytes without copying them. */
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 function requireFiniteVersion(version: number, what: string): void {

@@ -2,7 +2,7 @@
 // receiver which key signed a datagram, so a secret can be rotated: sign with the new one while
 // still accepting the old. The id is a hash of the secret under its own label, so it reveals
 // nothing usable about the secret and is stable across restarts and nodes.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export const KEY_ID_BYTES = 4;
 export const MAC_BYTES = 32;
@@ -14,7 +14,8 @@ export interface Key {
   id: Buffer;
   /** Hex of id, for logs and maps. */
   idHex: string;
-  secret: Buffer;
+  /** A KeyObject: HMAC setup from it is measurably cheaper than from raw bytes. */
+  secret: KeyObject;
 }
 
 export interface Keyring {
@@ -28,7 +29,7 @@ export function deriveKey(secret: string): Key {
   if (secret.length === 0) throw new RangeError('wire: the secret must not be empty');
   const secretBytes = Buffer.from(secret, 'utf8');
   const id = createHash('sha256').update('vippy-key-id\0').update(secretBytes).digest().subarray(0, KEY_ID_BYTES);
-  return { id, idHex: id.toString('hex'), secret: secretBytes };
+  return { id, idHex: id.toString('hex'), secret: createSecretKey(secretBytes) };
 }
 
 /** `accept`: further secrets still accepted on receipt (key rotation). */

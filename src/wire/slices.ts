@@ -34,8 +34,8 @@ export interface ConfigAssemblerOptions {
 
 interface Transfer {
   meta: Omit<ConfigSliceFields, 'index' | 'chunk'>;
-  chunks: (Uint8Array | undefined)[];
-  received: number;
+  /** By index; a map, so memory follows what arrived rather than what `total` claims. */
+  chunks: Map<number, Uint8Array>;
   bytes: number;
   startedAt: number;
 }
@@ -61,7 +61,7 @@ export class ConfigAssembler {
         return { status: 'bad', detail: `${this.options.maxTransfers} config transfers already in progress` };
       }
       const { index: _index, chunk: _chunk, ...meta } = slice;
-      transfer = { meta, chunks: new Array(slice.total), received: 0, bytes: 0, startedAt: now };
+      transfer = { meta, chunks: new Map(), bytes: 0, startedAt: now };
       this.#transfers.set(key, transfer);
     } else {
       const mismatch = differingField(transfer.meta, slice);
@@ -69,7 +69,7 @@ export class ConfigAssembler {
         this.#transfers.delete(key);
         return { status: 'bad', detail: `transfer ${slice.transferId}: slice ${slice.index} disagrees on ${mismatch}; transfer dropped` };
       }
-      if (transfer.chunks[slice.index] !== undefined) {
+      if (transfer.chunks.has(slice.index)) {
         return { status: 'bad', detail: `transfer ${slice.transferId}: slice ${slice.index} arrived twice` };
       }
     }
@@ -78,12 +78,11 @@ export class ConfigAssembler {
       this.#transfers.delete(key);
       return { status: 'bad', detail: `transfer ${slice.transferId}: slices add up to more than total_length ${slice.totalLength}; transfer dropped` };
     }
-    transfer.chunks[slice.index] = slice.chunk;
-    transfer.received++;
-    if (transfer.received < slice.total) return { status: 'pending', received: transfer.received, total: slice.total };
+    transfer.chunks.set(slice.index, slice.chunk);
+    if (transfer.chunks.size < slice.total) return { status: 'pending', received: transfer.chunks.size, total: slice.total };
 
     this.#transfers.delete(key);
-    const whole = Buffer.concat(transfer.chunks as Uint8Array[]);
+    const whole = Buffer.concat(Array.from({ length: slice.total }, (_, index) => transfer.chunks.get(index)!));
     const digest = createHash('sha256').update(whole).digest();
     if (whole.length !== slice.totalLength || !digest.equals(slice.sha256)) {
       return { status: 'bad', detail: `transfer ${slice.transferId}: reassembled document does not match its length/sha256; dropped` };

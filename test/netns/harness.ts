@@ -8,6 +8,7 @@
 // namespaces) and there is no route off the segment. Partitions and loss are nftables rules of the
 // bridge family in the switch namespace, so they drop ARP, ND and multicast as well as IP.
 // See README.md next to this file for the usage pattern (create in beforeAll, destroy in afterAll).
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -126,27 +127,34 @@ async function deleteNamespace(ns: string): Promise<void> {
     }
   }
   // So that "destroyed" means no process is left, not merely that each was signalled.
-  await waitFor(() => !pids.some(pidAlive), { timeoutMs: 2_000, intervalMs: 10, what: `processes of ${ns} to exit` });
+  const survivors = await waitFor(() => !pids.some(pidAlive), { timeoutMs: 2_000, intervalMs: 10 })
+    .then(() => [], () => pids.filter(pidAlive));
   const { code, stderr } = await run(['ip', 'netns', 'delete', ns], { allowFail: true });
   if (code !== 0 && listNamespaces().includes(ns)) throw new Error(`cannot delete namespace ${ns}: ${stderr.trim()}`);
+  if (survivors.length > 0) throw new Error(`namespace ${ns}: processes ${survivors.join(', ')} survived SIGKILL`);
 }
 
 /**
  * Delete harness namespaces (`vt<pid>…`) left by processes that are no longer alive. Namespaces of
- * live processes are never touched: other test runs share this machine. Returns the deleted names.
+ * live processes are never touched: other test runs share this machine. (So a leftover whose pid
+ * has been reused by an unrelated process stays until that process is gone too.) Returns the
+ * deleted names; throws after trying them all if any could not be deleted.
  */
 export async function sweepLeftovers(): Promise<string[]> {
   const stale = listNamespaces().filter((ns) => {
     const match = NAMESPACE_PATTERN.exec(ns);
     return match !== null && !pidAlive(Number(match[1]));
   });
-  for (const ns of stale) await deleteNamespace(ns);
+  const failures: string[] = [];
+  for (const ns of stale) await deleteNamespace(ns).catch((error: Error) => failures.push(error.message));
+  if (failures.length > 0) throw new Error(`sweepLeftovers: ${failures.join('; ')}`);
   return stale;
 }
 
 let sweptOnce: Promise<string[]> | undefined;
 let segmentCounter = 0;
 const liveSegments = new Set<Segment>();
+let exitHookInstalled = false;
 
 /** Poll `predicate` until it returns something truthy (which is returned); throws after timeoutMs. */
 export async function waitFor<T>(
@@ -202,6 +210,8 @@ export class Segment {
   readonly #blocked = new Set<string>(); // "portA>portB"
   readonly #loss = new Map<string, number>(); // port → percent
   #filterReady = false;
+  /** nft updates run one at a time, so the last state asked for is the one applied. */
+  #filterQueue: Promise<void> = Promise.resolve();
   #destroying: Promise<void> | undefined;
 
   private constructor(prefix: string, ipv6: boolean) {
@@ -214,9 +224,17 @@ export class Segment {
   static async create(options: SegmentOptions = {}): Promise<Segment> {
     if (!netnsAvailable) throw new Error('Segment.create: network namespaces need root with ip and nft installed');
     const names = hostNames(options.hosts);
-    sweptOnce ??= sweepLeftovers();
+    // A leftover that cannot be removed is someone else's problem, not a reason to fail this test.
+    sweptOnce ??= sweepLeftovers().catch((error: Error) => {
+      console.warn(error.message);
+      return [];
+    });
     await sweptOnce;
     const segment = new Segment(`vt${process.pid}x${threadId}n${segmentCounter++}`, options.ipv6 ?? true);
+    if (!exitHookInstalled) {
+      process.once('exit', destroyAllNow);
+      exitHookInstalled = true;
+    }
     liveSegments.add(segment);
     try {
       await segment.#build(names, options.observer ?? true);
@@ -275,6 +293,11 @@ export class Segment {
     await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...settings]);
   }
 
+  /** Every namespace of this segment, the switch first. */
+  get namespaces(): readonly string[] {
+    return [...this.#namespaces];
+  }
+
   get observer(): Host {
     if (!this.#observer) throw new Error(`segment ${this.prefix} was created without an observer`);
     return this.#observer;
@@ -323,6 +346,16 @@ export class Segment {
       cwd: PROJECT_ROOT,
       ...options,
     });
+  }
+
+  /**
+   * Start `tcpdump -l -n -i eth0 …args` in the namespace and resolve once it is capturing, so no
+   * frame sent afterwards is missed. Stop it with kill('SIGINT') and read `stdout` after wait().
+   */
+  async capture(target: Target, args: readonly string[], { timeoutMs = 5_000 } = {}): Promise<Spawned> {
+    const tcpdump = this.spawn(target, ['tcpdump', '-l', '-n', '-i', 'eth0', ...args]);
+    await tcpdump.waitForLine(/^listening on eth0/, { timeoutMs });
+    return tcpdump;
   }
 
   /**
@@ -393,8 +426,14 @@ export class Segment {
   }
 
   /** Rewrite the whole filter chain from the current blocks and losses, atomically. */
-  async #applyFilter(): Promise<void> {
+  #applyFilter(): Promise<void> {
     this.#assertUsable('filter');
+    const applied = this.#filterQueue.then(() => this.#writeFilter());
+    this.#filterQueue = applied.catch(() => {});
+    return applied;
+  }
+
+  async #writeFilter(): Promise<void> {
     const lines: string[] = [];
     if (!this.#filterReady) {
       lines.push(`add table bridge ${NFT_TABLE}`,
@@ -443,6 +482,27 @@ export class Segment {
 /** Destroy every segment this process still has (a safety net for a test file's afterAll). */
 export async function destroyAll(): Promise<void> {
   await Promise.all([...liveSegments].map((s) => s.destroy()));
+}
+
+/**
+ * Last resort when the process exits with segments left (a test file without afterAll, a worker
+ * torn down early): synchronous, so it works inside an 'exit' handler.
+ */
+function destroyAllNow(): void {
+  for (const segment of liveSegments) {
+    for (const ns of segment.namespaces) {
+      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
+      for (const pid of pids.split(/\s+/).filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      spawnSync('ip', ['netns', 'delete', ns]);
+    }
+  }
+  liveSegments.clear();
 }
 
 async function ipBatch(ns: string | undefined, commands: string[]): Promise<void> {

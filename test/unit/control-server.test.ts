@@ -226,6 +226,17 @@ describe('misbehaving clients', () => {
     expect((await requestControl(path, 'status')).status).toBe(200);
   });
 
+  it('drops a client that connects and says nothing', async () => {
+    await start({ limits: { headersTimeoutMs: 300, requestTimeoutMs: 600 } });
+    const silent = await connect(path);
+    const closed = await new Promise<boolean>((resolve) => {
+      silent.resume();
+      silent.on('close', () => resolve(true));
+      setTimeout(() => resolve(false), 5_000);
+    });
+    expect(closed).toBe(true);
+  });
+
   it('answers oversized headers with 431', async () => {
     await start({ limits: { maxHeaderSize: 1024 } });
     const reply = await rawRequest(path, `GET /status HTTP/1.1\r\nHost: x\r\nX-Junk: ${'a'.repeat(4096)}\r\n\r\n`);

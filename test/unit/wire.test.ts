@@ -166,6 +166,12 @@ describe('each rejection reason', () => {
     expectRejected(codec('node2').decode(datagram, T0, SRC), 'malformed-envelope');
   });
 
+  it('a signed payload with a header but no body is malformed', () => {
+    const outcome = codec('node2').decode(signed({ header: header('node1', 0) }), T0, SRC);
+    expectRejected(outcome, 'malformed-payload');
+    expect(outcome.ok || outcome.detail).toMatch(/no body from "node1"/);
+  });
+
   it('ARP slices with impossible addresses are bad slices', () => {
     const datagram = signed({ header: header('node1', 0), arpSlice: { total: 1, entries: [{ ip: Buffer.alloc(5), mac: Buffer.alloc(6) }] } });
     const outcome = codec('node2').decode(datagram, T0, SRC);

@@ -78,13 +78,9 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions = {}
   const partial: Record<Stream, string> = { stdout: '', stderr: '' };
   const listeners = new Set<LineListener>();
   let exit: ExitStatus | undefined;
-  let spawnError: Error | undefined;
 
   const closed = new Promise<ExitStatus>((resolve, reject) => {
-    child.once('error', (error) => {
-      spawnError = new Error(`cannot start ${describe(argv)}: ${error.message}`);
-      reject(spawnError);
-    });
+    child.once('error', (error) => reject(new Error(`cannot start ${describe(argv)}: ${error.message}`)));
     child.once('exit', (code, signal) => {
       exit = { code, signal };
       // A grandchild may keep the pipes open after the process itself has gone; do not wait for it.
@@ -102,11 +98,16 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions = {}
       partial[stream] = lines.pop()!;
       for (const line of lines) for (const listener of listeners) listener(line, stream);
     });
+    // A last line without its newline is still a line.
+    child[stream].on('end', () => {
+      if (partial[stream] === '') return;
+      const line = partial[stream];
+      partial[stream] = '';
+      for (const listener of listeners) listener(line, stream);
+    });
   }
-  if (child.pid === undefined) {
-    // spawn failed synchronously (e.g. ENOENT): 'error' follows on the next tick.
-    return failedHandle(argv, closed);
-  }
+  // No pid: the program could not be started (the 'error' event, handled above, follows).
+  if (child.pid === undefined) throw new Error(`cannot start ${describe(argv)}`);
   const pid = child.pid;
 
   const handle: Spawned = {
@@ -165,20 +166,6 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions = {}
     },
   };
   return handle;
-}
-
-function failedHandle(argv: readonly string[], closed: Promise<ExitStatus>): Spawned {
-  return {
-    pid: -1,
-    argv,
-    stdout: '',
-    stderr: '',
-    exit: undefined,
-    kill() {},
-    wait: () => closed,
-    onLine: () => () => {},
-    waitForLine: () => closed.then(() => ''),
-  };
 }
 
 /**

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// vippyctl: ask a running vippyd over its control socket.
+
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ControlUnreachableError, defaultSocketPath, requestControl } from '../control/client.js';
+import { formatStatus, StatusFormatError } from '../control/format.js';
+
+const usage = `usage: vippyctl [-s SOCKET] [--json] <command> [reason]
+
+commands:
+  status              state of this node and who holds each group
+  peers               what this node knows of the others
+  arp-cache           the cluster's shared ARP cache
+  activate [reason]   clear a reason this node is inactive ("administrative" by default)
+  deactivate [reason] make this node inactive (for maintenance): its groups move away
+  reload              re-read the configuration file (like SIGHUP)
+  metrics             Prometheus metrics, when enabled
+
+options:
+  -s, --socket PATH   control socket (default ${defaultSocketPath})
+  --json              print the raw JSON reply
+  -h, --help          this text
+`;
+
+// Commands that change state go as POST; the daemon accepts GET for all (the old vippyctl's way).
+const changesState = new Set(['activate', 'deactivate', 'reload']);
+const takesReason = new Set(['activate', 'deactivate']);
+
+export interface Output {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+/** Runs vippyctl with `argv` (arguments only) and returns the exit status. */
+export async function main(argv: string[], out: Output): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        socket: { type: 'string', short: 's', default: defaultSocketPath },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    out.stderr.write(`vippyctl: ${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out.stdout.write(usage);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (command === undefined) {
+    out.stderr.write(usage);
+    return 2;
+  }
+  if (rest.length > 0 && !takesReason.has(command)) {
+    out.stderr.write(`vippyctl: "${command}" takes no arguments\n${usage}`);
+    return 2;
+  }
+  // `vippyctl deactivate swapping a disk` needs no quotes.
+  const reason = rest.length > 0 ? rest.join(' ') : undefined;
+
+  let reply;
+  try {
+    reply = await requestControl(values.socket, command, { reason, method: changesState.has(command) ? 'POST' : 'GET' });
+  } catch (err) {
+    if (!(err instanceof ControlUnreachableError)) throw err;
+    out.stderr.write(`vippyctl: ${err.message}\n`);
+    return 1;
+  }
+
+  if (reply.status === 404) {
+    out.stderr.write(`vippyctl: no such command "${command}"\n`);
+    return 1;
+  }
+  if (reply.status !== 200) {
+    const detail = (reply.body as { error?: unknown } | undefined)?.error ?? reply.text.trim();
+    out.stderr.write(`vippyctl: ${command} failed (HTTP ${reply.status}): ${String(detail)}\n`);
+    return 1;
+  }
+  if (reply.body === undefined || values.json) {
+    out.stdout.write(reply.text.endsWith('\n') ? reply.text : reply.text + '\n');
+  } else if (command === 'status') {
+    try {
+      out.stdout.write(formatStatus(reply.body));
+    } catch (err) {
+      if (!(err instanceof StatusFormatError)) throw err;
+      out.stderr.write(`vippyctl: cannot show the status: ${err.message}\n`);
+      return 1;
+    }
+  } else {
+    out.stdout.write(JSON.stringify(reply.body, null, 2) + '\n');
+  }
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2), process);
+}

@@ -1,0 +1,742 @@
+// One vippy node's protocol state machine, in the style of etcd-io/raft: the agent owns the
+// state object, feeds it events with the current time, and carries out the actions it returns.
+//
+//   const node = createNode({ self, config, now });
+//   let { actions, wakeAt } = step(node, { type: 'tick' }, now);   // first announcement
+//   ... on every event (and a 'tick' at wakeAt): ({ actions, wakeAt } = step(node, event, now))
+//   status(node)                                   // for /status, vippyctl and metrics
+//   notifyTargets(node, group)                     // the ARP hit-list after plumbing a group
+//
+// Rules for the agent:
+// - `now` is monotonic milliseconds on this node; step mutates `node`.
+// - Call step with a 'tick' at (or soon after) every `wakeAt`; it is never more than one
+//   interval away while the node runs, and Infinity after 'stop'.
+// - Carry out actions in order. plumb/unplumb name a group index of the config in force when
+//   the action is emitted: on 'config-loaded' and 'config-offer', the unplumbs that precede
+//   the config switch (or the 'adopt-config' action) refer to the previous config.
+// - A plumb implies a notification burst ('takeover'); 'notify' asks for another one.
+//
+// Decisions (DESIGN.md "Protocol"; reference/vippy.md §3-§4 for the vippy semantics kept):
+// - Mature = matureMs since the config last changed (start counts). Active = mature and no
+//   health reason false. While booting the node keeps what it holds and takes nothing.
+// - Quorum counts nodes seen (this node plus fresh peers), whatever their health: quorum is
+//   about which side of a partition this node is on, not about who is fit to serve.
+// - Break-before-make: a group is taken only when no alive peer announces it held, a silent
+//   holder has been silent for stale + guard, this node has listened for stale + guard since
+//   it started (or resumed from a pause), and its view (active nodes, ineligibility, preference
+//   readiness) has not changed for a guard period. The last rule keeps two nodes with briefly
+//   different views from taking the same unheld group; hand-offs (the holder releases, its
+//   triggered announcement arrives) do not change the view and take one message.
+// - A node that is not stepped for longer than `stale` (process paused) cannot know whether
+//   its groups were taken over meanwhile: it releases everything and listens again.
+
+import type { ClusterConfig } from '../config/model.js';
+import type { Action, Announcement, ArpEntry, CoreEvent, LogLevel, Ownership, PlacementResult, StepResult } from './types.js';
+import { place } from './placement.js';
+import { computeMembership, isFresh, type MembershipView, type PeerRecord } from './membership.js';
+import { compareConfigs, remapHeld } from './config-change.js';
+import { clusterEntries, dropPeer, emptyArpCache, localEntries, mergeSlice, setLocalEntries, type ArpCache } from './arp-cache.js';
+import { notifyHosts, type NotifyHost } from './notify-targets.js';
+
+/** What the node does with its groups right now, and why. */
+export type NodeMode =
+  /** Acting on placement: takes and releases. */
+  | 'acting'
+  /** Not mature yet: keeps what it holds, takes nothing. */
+  | 'booting'
+  /** No quorum, policy freeze: keeps what it holds, takes nothing. */
+  | 'frozen'
+  /** No quorum, policy stop: holds nothing. */
+  | 'no-quorum'
+  /** Peers' hears lists show that fewer than quorum nodes hear it: holds nothing. */
+  | 'unheard'
+  /** A health reason is false: holds nothing. */
+  | 'inactive'
+  /** Its name is not in config.nodes: holds nothing. */
+  | 'not-in-config'
+  | 'stopped';
+
+export interface PeerView {
+  name: string;
+  /** Heard directly within stale. */
+  fresh: boolean;
+  /** Fresh, or vouched for by a fresh peer. */
+  alive: boolean;
+  /** Milliseconds since its last announcement, at the last step (null: never heard). */
+  silentMs: number | null;
+  version: number | null;
+  sameConfig: boolean;
+  active: boolean;
+  inactiveReason: string | null;
+  leaving: boolean;
+  held: number[];
+  ineligible: number[];
+  hearsUs: boolean;
+}
+
+export interface NodeStatus {
+  self: string;
+  mode: NodeMode;
+  mature: boolean;
+  active: boolean;
+  inactiveReason: string | null;
+  /** vippy's map: "_" → unowned groups, every active node → the groups placement gives it. */
+  ownership: Ownership;
+  /** Groups this node holds (asked the agent to plumb), ascending. */
+  held: number[];
+  peers: PeerView[];
+  quorum: { needed: number; seen: number; ok: boolean; heardBy: number };
+  version: number;
+  fingerprint: string;
+}
+
+export interface NodeState {
+  readonly self: string;
+  config: ClusterConfig;
+  configChangedAt: number;
+  /** Takes wait until listenSince + stale + guard (start, or resume after a pause). */
+  listenSince: number;
+  lastStepAt: number;
+  stopped: boolean;
+  /** Health reasons, latched per name (insertion order = report order). */
+  health: Map<string, boolean>;
+  carrierDown: Set<string>;
+  /** Groups whose plumbing failed here: ineligible until the time given. */
+  failedUntil: Map<number, number>;
+  peers: Map<string, PeerRecord>;
+  held: Set<number>;
+  nextAnnounceAt: number;
+  lastSentAt: number;
+  lastSentSignature: string;
+  placement: { key: string; result: PlacementResult } | null;
+  /** The placement-relevant view (active nodes, ineligibility, preference readiness) and since when it holds. */
+  viewKey: string;
+  viewSince: number;
+  /** Since when each node has been continuously active in this node's view (preempt_delay). */
+  activeSince: Map<string, number>;
+  /** Groups an alive peer released (hand-off or leaving), and when: taken without the view guard. */
+  handoffs: Map<number, number>;
+  /** Held groups another alive node announced too: notify once it has let go. */
+  conflicts: Set<number>;
+  repairNotifiedAt: Map<number, number>;
+  configSendPending: boolean;
+  configSentAt: number;
+  conflictsLogged: Set<string>;
+  arp: ArpCache;
+  arpSendPending: boolean;
+  arpSentAt: number;
+  /** Results of the last evaluation, for status() and for logging transitions once. */
+  last: {
+    mode: NodeMode;
+    mature: boolean;
+    active: boolean;
+    inactiveReason: string | null;
+    quorum: { needed: number; seen: number; ok: boolean; heardBy: number };
+    ownership: Ownership;
+    view: MembershipView | null;
+  };
+}
+
+export function createNode(options: { self: string; config: ClusterConfig; now: number }): NodeState {
+  const { self, config, now } = options;
+  return {
+    self,
+    config,
+    configChangedAt: now,
+    listenSince: now,
+    lastStepAt: now,
+    stopped: false,
+    health: new Map(),
+    carrierDown: new Set(),
+    failedUntil: new Map(),
+    peers: new Map(),
+    held: new Set(),
+    nextAnnounceAt: now,
+    lastSentAt: -Infinity,
+    lastSentSignature: '',
+    placement: null,
+    viewKey: '',
+    viewSince: now,
+    activeSince: new Map(),
+    handoffs: new Map(),
+    conflicts: new Set(),
+    repairNotifiedAt: new Map(),
+    configSendPending: false,
+    configSentAt: -Infinity,
+    conflictsLogged: new Set(),
+    arp: emptyArpCache(),
+    arpSendPending: false,
+    arpSentAt: -Infinity,
+    last: {
+      mode: 'booting',
+      mature: false,
+      active: false,
+      inactiveReason: 'booting',
+      quorum: { needed: config.quorum, seen: 1, ok: config.quorum <= 1, heardBy: 1 },
+      ownership: {},
+      view: null,
+    },
+  };
+}
+
+/** Collects actions for one step. */
+class Out {
+  readonly actions: Action[] = [];
+  log(level: LogLevel, event: string, message: string, fields?: Record<string, unknown>): void {
+    this.actions.push(fields === undefined ? { type: 'log', level, event, message } : { type: 'log', level, event, message, fields });
+  }
+}
+
+export function step(state: NodeState, event: CoreEvent, now: number): StepResult {
+  const out = new Out();
+  if (state.stopped) return { actions: [], wakeAt: Infinity };
+  if (now - state.lastStepAt > state.config.timing.staleMs) resumeAfterPause(state, now, out);
+  state.lastStepAt = now;
+  if (event.type === 'stop') {
+    stop(state, now, out);
+    return { actions: out.actions, wakeAt: Infinity };
+  }
+  handleEvent(state, event, now, out);
+  const wakeAt = evaluate(state, now, out);
+  return { actions: out.actions, wakeAt };
+}
+
+function resumeAfterPause(state: NodeState, now: number, out: Out): void {
+  out.log('warning', 'paused', `not stepped for ${now - state.lastStepAt} ms (longer than stale): releasing everything and listening again`);
+  releaseAll(state, 'paused', out);
+  state.listenSince = now;
+}
+
+function releaseAll(state: NodeState, reason: string, out: Out): void {
+  for (const group of [...state.held].sort((a, b) => a - b)) release(state, group, reason, out);
+}
+
+function release(state: NodeState, group: number, reason: string, out: Out): void {
+  state.held.delete(group);
+  state.conflicts.delete(group);
+  out.actions.push({ type: 'unplumb', group, reason });
+  out.log('notice', 'release', `releasing group ${group}: ${reason}`, { group, reason });
+}
+
+function stop(state: NodeState, now: number, out: Out): void {
+  releaseAll(state, 'shutdown', out);
+  state.stopped = true;
+  out.actions.push({
+    type: 'send',
+    announcement: {
+      node: state.self,
+      version: state.config.version,
+      fingerprint: state.config.fingerprint,
+      active: false,
+      inactiveReason: 'shutdown',
+      leaving: true,
+      held: [],
+      ineligible: [],
+      hears: hearsIndices(state, now),
+    },
+  });
+  state.last = { ...state.last, mode: 'stopped', active: false, inactiveReason: 'shutdown' };
+  out.log('notice', 'stopping', 'leaving the cluster: released everything, announced leaving');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+function handleEvent(state: NodeState, event: Exclude<CoreEvent, { type: 'stop' }>, now: number, out: Out): void {
+  switch (event.type) {
+    case 'tick':
+      return;
+    case 'announcement':
+      return receiveAnnouncement(state, event.from, event.announcement, now, out);
+    case 'health': {
+      const before = state.health.get(event.reason);
+      state.health.set(event.reason, event.ok);
+      if (before !== event.ok) out.log('info', 'health', `health reason "${event.reason}" is now ${event.ok ? 'ok' : 'failing'}`, { reason: event.reason, ok: event.ok });
+      return;
+    }
+    case 'carrier': {
+      const wasDown = state.carrierDown.has(event.interface);
+      if (event.up) state.carrierDown.delete(event.interface);
+      else state.carrierDown.add(event.interface);
+      if (wasDown === event.up) out.log('notice', 'carrier', `carrier ${event.up ? 'up' : 'down'} on ${event.interface}`, { interface: event.interface, up: event.up });
+      return;
+    }
+    case 'config-loaded': {
+      const previous = state.config;
+      switchConfig(state, event.config, now, out);
+      out.log('notice', 'config-reloaded', `config v${previous.version} -> v${event.config.version} (reloaded)`, { from: previous.version, to: event.config.version });
+      return;
+    }
+    case 'config-offer':
+      return receiveConfigOffer(state, event.from, event.config, now, out);
+    case 'apply-result':
+      return applyResult(state, event, now, out);
+    case 'neighbours':
+      if (setLocalEntries(state.arp, event.entries)) state.arpSendPending = true;
+      return;
+    case 'arp-slice':
+      if (event.from !== state.self && nodeIndex(state.config, event.from) >= 0) mergeSlice(state.arp, event.from, event.entries, event.complete);
+      return;
+  }
+}
+
+function nodeIndex(config: ClusterConfig, name: string): number {
+  return config.nodes.findIndex((node) => node.name === name);
+}
+
+function receiveAnnouncement(state: NodeState, from: string, announcement: Announcement, now: number, out: Out): void {
+  // The agent may loop our own multicast back; wire already rejects unknown nodes.
+  if (from === state.self || announcement.node !== from || nodeIndex(state.config, from) < 0) return;
+  let peer = state.peers.get(from);
+  if (peer === undefined) {
+    peer = { name: from, lastHeard: -Infinity, last: null, wasAlive: false };
+    state.peers.set(from, peer);
+  }
+  const wasLeaving = peer.last?.leaving ?? false;
+  if (peer.last !== null && peer.last.fingerprint === state.config.fingerprint && announcement.fingerprint === state.config.fingerprint) {
+    for (const group of peer.last.held) if (!announcement.held.includes(group)) state.handoffs.set(group, now);
+  }
+  peer.lastHeard = now;
+  peer.last = announcement;
+  if (announcement.leaving && !wasLeaving) {
+    dropPeer(state.arp, from);
+    if (peer.wasAlive) out.log('notice', 'peer-leaving', `${from} is leaving`, { peer: from });
+    peer.wasAlive = false;
+  }
+  const comparison = compareConfigs(state.config, announcement);
+  if (comparison === 'older' || comparison === 'conflict-ours-wins') state.configSendPending = true;
+  if (comparison === 'conflict-ours-wins' || comparison === 'conflict-theirs-wins') logConflict(state, from, announcement.version, announcement.fingerprint, out);
+}
+
+function logConflict(state: NodeState, from: string, version: number, fingerprint: string, out: Out): void {
+  const key = `${from} ${version} ${fingerprint}`;
+  if (state.conflictsLogged.has(key)) return;
+  state.conflictsLogged.add(key);
+  const winner = fingerprint > state.config.fingerprint ? from : state.self;
+  out.log('crit', 'config-conflict',
+    `${from} runs a different config with the same version v${version}; the greater fingerprint wins (${winner}'s)`,
+    { peer: from, version, ours: state.config.fingerprint, theirs: fingerprint });
+}
+
+function receiveConfigOffer(state: NodeState, from: string, config: ClusterConfig, now: number, out: Out): void {
+  const comparison = compareConfigs(state.config, config);
+  if (comparison === 'older' || comparison === 'conflict-ours-wins') state.configSendPending = true;
+  if (comparison === 'conflict-ours-wins' || comparison === 'conflict-theirs-wins') logConflict(state, from, config.version, config.fingerprint, out);
+  if (comparison !== 'newer' && comparison !== 'conflict-theirs-wins') return;
+  const previous = state.config;
+  switchConfig(state, config, now, out);
+  out.actions.push({ type: 'adopt-config', config, from });
+  out.log('notice', 'config-graduated', `config v${previous.version} -> v${config.version} (from ${from})`, { from, previousVersion: previous.version, version: config.version });
+}
+
+/** Replaces the config: groups that do not survive are released under their old index. */
+function switchConfig(state: NodeState, next: ClusterConfig, now: number, out: Out): void {
+  const previous = state.config;
+  const { kept, dropped } = remapHeld(previous, next, state.held);
+  for (const group of dropped) release(state, group, 'group no longer in the config', out);
+  state.config = next;
+  state.held = kept;
+  if (previous.version !== next.version || previous.fingerprint !== next.fingerprint) state.configChangedAt = now;
+  // Indices may have moved: forget per-group memory keyed by the old ones.
+  state.placement = null;
+  state.conflicts.clear();
+  state.handoffs.clear();
+  state.repairNotifiedAt.clear();
+  state.failedUntil.clear();
+  for (const name of state.peers.keys()) {
+    if (nodeIndex(next, name) < 0) {
+      state.peers.delete(name);
+      dropPeer(state.arp, name);
+    }
+  }
+  if (nodeIndex(next, state.self) < 0) out.log('crit', 'not-in-config', `${state.self} is not in this configuration (v${next.version}): holding nothing`);
+}
+
+function applyResult(state: NodeState, event: Extract<CoreEvent, { type: 'apply-result' }>, now: number, out: Out): void {
+  if (event.ok) return;
+  if (event.held) {
+    // Could not bring it up: let another node have it for a while.
+    state.held.delete(event.group);
+    state.failedUntil.set(event.group, now + state.config.timing.staleMs);
+    out.log('err', 'plumb-failed', `could not plumb group ${event.group}: ${event.error ?? 'unknown error'}; ineligible for ${state.config.timing.staleMs} ms`, { group: event.group });
+  } else {
+    out.log('crit', 'unplumb-failed', `could not unplumb group ${event.group}: ${event.error ?? 'unknown error'}`, { group: event.group });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation: after every event, decide what to hold and what to say.
+
+/** Earliest future time something must be re-evaluated. */
+class Wake {
+  at = Infinity;
+  constructor(private readonly now: number) {}
+  add(time: number): void {
+    if (time > this.now && time < this.at) this.at = time;
+  }
+}
+
+function hearsIndices(state: NodeState, now: number): number[] {
+  const indices: number[] = [];
+  state.config.nodes.forEach((node, index) => {
+    const peer = state.peers.get(node.name);
+    if (peer !== undefined && isFresh(peer, now, state.config.timing.staleMs)) indices.push(index);
+  });
+  return indices;
+}
+
+function selfIneligible(state: NodeState): number[] {
+  return state.config.groups
+    .filter((group) => state.failedUntil.has(group.index) || group.addresses.some((a) => state.carrierDown.has(a.interface)))
+    .map((group) => group.index);
+}
+
+function evaluate(state: NodeState, now: number, out: Out): number {
+  const { config, self } = state;
+  const timing = config.timing;
+  const wake = new Wake(now);
+  wake.add(state.nextAnnounceAt);
+  for (const [group, until] of state.failedUntil) {
+    if (until <= now) state.failedUntil.delete(group);
+    else wake.add(until);
+  }
+
+  // Membership.
+  const view = computeMembership(config, self, state.peers, now);
+  for (const peer of view.fresh) wake.add(peer.lastHeard + timing.staleMs + 1);
+  for (const peer of state.peers.values()) {
+    const alive = view.alive.has(peer.name);
+    if (peer.wasAlive && !alive && !peer.last?.leaving) out.log('notice', 'peer-stale', `${peer.name} aged out (silent for ${now - peer.lastHeard} ms)`, { peer: peer.name });
+    if (!peer.wasAlive && alive) {
+      out.log('info', 'peer-joined', `${peer.name} is up`, { peer: peer.name });
+      if (state.arp.local.size > 0) state.arpSendPending = true;
+    }
+    peer.wasAlive = alive;
+    if (!isFresh(peer, now, timing.staleMs)) dropPeer(state.arp, peer.name);
+  }
+
+  // This node.
+  const inConfig = nodeIndex(config, self) >= 0;
+  const mature = now - state.configChangedAt >= timing.matureMs;
+  if (!mature) wake.add(state.configChangedAt + timing.matureMs);
+  const failingReason = [...state.health].find(([, ok]) => !ok)?.[0];
+  const active = inConfig && mature && failingReason === undefined;
+  const inactiveReason = active ? null : !inConfig ? 'not-in-config' : !mature ? 'booting' : failingReason!;
+  const quorumOk = config.quorum <= 1 || view.seen >= config.quorum;
+  // Peers can only be expected to hear this node once it has been announcing for stale.
+  const unheard = config.quorum > 1 && now - state.listenSince > timing.staleMs && view.witnesses >= config.quorum && view.heardBy < config.quorum;
+  const mode: NodeMode =
+    !inConfig ? 'not-in-config'
+      : unheard ? 'unheard'
+        : failingReason !== undefined ? 'inactive'
+          : !quorumOk && config.noQuorumPolicy === 'stop' ? 'no-quorum'
+            : !mature ? 'booting'
+              : !quorumOk && config.noQuorumPolicy === 'freeze' ? 'frozen'
+                : 'acting';
+
+  // Placement over the agreed view.
+  const activeNodes = config.nodes
+    .map((node) => node.name)
+    .filter((name) => (name === self ? active : view.members.some((peer) => peer.name === name && peer.last!.active)));
+  for (const name of [...state.activeSince.keys()]) if (!activeNodes.includes(name)) state.activeSince.delete(name);
+  for (const name of activeNodes) if (!state.activeSince.has(name)) state.activeSince.set(name, now);
+  const preferenceReady = (name: string) => {
+    const since = state.activeSince.get(name);
+    return since !== undefined && now - since >= timing.preemptDelayMs;
+  };
+  for (const since of state.activeSince.values()) wake.add(since + timing.preemptDelayMs);
+  const ownIneligible = selfIneligible(state);
+  const holders = holderMap(state, view);
+  const owners = placement(state, now, activeNodes, view, ownIneligible, holders, preferenceReady);
+  const mine = (group: number) => owners[group]?.includes(self) ?? false;
+  const heldByAliveMember = (group: number) => view.members.find((peer) => peer.last!.held.includes(group));
+
+  // Releases.
+  const releaseReason: Partial<Record<NodeMode, string>> = {
+    'not-in-config': 'not in the config',
+    unheard: `only ${view.heardBy} of ${config.quorum} needed nodes hear this node`,
+    inactive: `inactive: ${failingReason}`,
+    'no-quorum': `no quorum (${view.seen} of ${config.quorum} seen)`,
+  };
+  for (const group of [...state.held].sort((a, b) => a - b)) {
+    const reason = releaseReason[mode];
+    if (reason !== undefined) {
+      release(state, group, reason, out);
+      continue;
+    }
+    if (mine(group)) continue;
+    const other = heldByAliveMember(group);
+    if (mode === 'acting') release(state, group, `placement gives it to ${owners[group]?.join(',') || 'nobody'}`, out);
+    else if (other !== undefined) release(state, group, `${other.name} holds it too`, out);
+  }
+
+  // Takes.
+  if (mode === 'acting') {
+    // Nodes whose views differ would both take an unheld group: take only from a view that
+    // has held for a guard period, by which time every change before it has been announced.
+    // A group an alive peer has just released is a hand-off: its holder and this node agree.
+    const listenEnd = state.listenSince + timing.staleMs + timing.guardMs;
+    const viewEnd = state.viewSince + timing.guardMs;
+    const blockedAll = now < listenEnd || view.foreign.length > 0 || view.unknownAlive.length > 0;
+    for (const [group, at] of state.handoffs) if (now - at > timing.staleMs) state.handoffs.delete(group);
+    const silentUntil = silentHolderBlocks(state, view, now, wake);
+    for (const group of config.groups.map((g) => g.index)) {
+      if (state.held.has(group) || !mine(group)) continue;
+      if (blockedAll) {
+        wake.add(listenEnd);
+        continue;
+      }
+      if (now < viewEnd && !state.handoffs.has(group)) {
+        wake.add(viewEnd);
+        continue;
+      }
+      if (heldByAliveMember(group) !== undefined) continue;
+      const blockedUntil = Math.max(silentUntil.all, silentUntil.byGroup.get(group) ?? -Infinity);
+      if (now < blockedUntil) continue;
+      const previous = silentUntil.holderOf.get(group);
+      state.held.add(group);
+      const reason = previous === undefined ? 'placement' : `takeover from ${previous}`;
+      out.actions.push({ type: 'plumb', group, reason });
+      out.log('notice', 'takeover', `taking group ${group}: ${reason}`, { group, reason });
+    }
+  }
+
+  // Conflict repair: the rightful owner re-notifies once the other holder has let go.
+  for (const group of state.held) {
+    if (heldByAliveMember(group) !== undefined) {
+      state.conflicts.add(group);
+      continue;
+    }
+    if (!state.conflicts.has(group)) continue;
+    const allowedAt = (state.repairNotifiedAt.get(group) ?? -Infinity) + timing.staleMs;
+    if (now < allowedAt) {
+      wake.add(allowedAt);
+      continue;
+    }
+    state.conflicts.delete(group);
+    state.repairNotifiedAt.set(group, now);
+    out.actions.push({ type: 'notify', group, reason: 'conflict-repair' });
+  }
+
+  // Ownership map and transitions.
+  const ownership = ownershipMap(activeNodes, owners);
+  const ownList = (map: Ownership) => JSON.stringify(map[self] ?? []);
+  if (ownList(ownership) !== ownList(state.last.ownership)) {
+    out.actions.push({ type: 'state-change', ownership, previous: state.last.ownership });
+    out.log('info', 'state-changed', `state changed: ${self} owns [${(ownership[self] ?? []).join(', ')}]`);
+  }
+  logTransitions(state, { mode, mature, active, inactiveReason, quorumOk, seen: view.seen }, out);
+  state.last = {
+    mode, mature, active, inactiveReason, ownership, view,
+    quorum: { needed: config.quorum, seen: view.seen, ok: quorumOk, heardBy: view.heardBy },
+  };
+
+  // Saying so: periodic, and at once (rate-limited) when what we announce changes.
+  const announcement: Announcement = {
+    node: self,
+    version: config.version,
+    fingerprint: config.fingerprint,
+    active,
+    inactiveReason,
+    leaving: false,
+    held: [...state.held].sort((a, b) => a - b),
+    ineligible: ownIneligible,
+    hears: hearsIndices(state, now),
+  };
+  const signature = JSON.stringify(announcement);
+  const minGap = Math.max(1, Math.floor(timing.intervalMs / 10));
+  const due = now >= state.nextAnnounceAt;
+  const triggered = signature !== state.lastSentSignature;
+  if (due || (triggered && now >= state.lastSentAt + minGap)) {
+    out.actions.push({ type: 'send', announcement });
+    state.lastSentAt = now;
+    state.lastSentSignature = signature;
+    if (due) state.nextAnnounceAt = Math.max(state.nextAnnounceAt + timing.intervalMs, now + 1);
+    wake.add(state.nextAnnounceAt);
+  } else if (triggered) {
+    wake.add(state.lastSentAt + minGap);
+  }
+
+  // Sharing: our config with peers that run an older or losing one, our neighbour table.
+  if (state.configSendPending) {
+    const allowedAt = state.configSentAt + timing.staleMs;
+    if (now >= allowedAt) {
+      out.actions.push({ type: 'send-config' });
+      state.configSentAt = now;
+      state.configSendPending = false;
+    } else {
+      wake.add(allowedAt);
+    }
+  }
+  if (state.arpSendPending) {
+    const allowedAt = state.arpSentAt + timing.intervalMs;
+    if (now >= allowedAt) {
+      out.actions.push({ type: 'send-arp-cache', entries: localEntries(state.arp) });
+      state.arpSentAt = now;
+      state.arpSendPending = false;
+    } else {
+      wake.add(allowedAt);
+    }
+  }
+  return wake.at;
+}
+
+/** Who holds each group, from announcements of alive members and this node (lowest index wins). */
+function holderMap(state: NodeState, view: MembershipView): Map<number, string> {
+  const holders = new Map<number, string>();
+  const byName = new Map(view.members.map((peer) => [peer.name, peer]));
+  for (const node of state.config.nodes) {
+    const held = node.name === state.self ? state.held : byName.get(node.name)?.last!.held;
+    for (const group of held ?? []) if (!holders.has(group)) holders.set(group, node.name);
+  }
+  return holders;
+}
+
+function placement(
+  state: NodeState,
+  now: number,
+  activeNodes: string[],
+  view: MembershipView,
+  ownIneligible: number[],
+  holders: Map<number, string>,
+  preferenceReady: (name: string) => boolean,
+): PlacementResult {
+  const ineligible = new Map<number, Set<string>>();
+  const mark = (group: number, name: string) => {
+    let set = ineligible.get(group);
+    if (set === undefined) ineligible.set(group, (set = new Set()));
+    set.add(name);
+  };
+  for (const group of ownIneligible) mark(group, state.self);
+  for (const peer of view.members) for (const group of peer.last!.ineligible) mark(group, peer.name);
+  const notReady = activeNodes.filter((name) => !preferenceReady(name));
+  const viewKey = JSON.stringify([activeNodes, [...ineligible].map(([g, set]) => [g, [...set]]), notReady]);
+  if (viewKey !== state.viewKey) {
+    state.viewKey = viewKey;
+    state.viewSince = now;
+  }
+  // Most steps leave the view unchanged; recomputing placement would dominate the step's cost.
+  const key = viewKey + JSON.stringify([...holders]);
+  if (state.placement?.key === key) return state.placement.result;
+  const result = place({
+    config: state.config,
+    active: activeNodes,
+    ineligible: (group) => ineligible.get(group),
+    holders,
+    preferenceReady,
+  });
+  state.placement = { key, result };
+  return result;
+}
+
+/**
+ * Groups that a silent (not alive, not leaving) peer last announced as held wait until it has
+ * been silent for stale + guard. A silent peer with another config blocks every group.
+ */
+function silentHolderBlocks(state: NodeState, view: MembershipView, now: number, wake: Wake) {
+  const { staleMs, guardMs } = state.config.timing;
+  const byGroup = new Map<number, number>();
+  const holderOf = new Map<number, string>();
+  let all = -Infinity;
+  for (const peer of state.peers.values()) {
+    if (view.alive.has(peer.name) || peer.last === null || peer.last.leaving || peer.last.held.length === 0) continue;
+    const until = peer.lastHeard + staleMs + guardMs;
+    if (until > now) wake.add(until);
+    if (peer.last.fingerprint !== state.config.fingerprint) {
+      all = Math.max(all, until);
+      continue;
+    }
+    for (const group of peer.last.held) {
+      byGroup.set(group, Math.max(byGroup.get(group) ?? -Infinity, until));
+      holderOf.set(group, peer.name);
+    }
+  }
+  return { all, byGroup, holderOf };
+}
+
+function ownershipMap(activeNodes: readonly string[], owners: PlacementResult): Ownership {
+  const map: Ownership = { _: [] };
+  for (const name of activeNodes) map[name] = [];
+  owners.forEach((nodes, group) => {
+    if (nodes.length === 0) map._!.push(group);
+    for (const name of nodes) (map[name] ??= []).push(group);
+  });
+  return map;
+}
+
+function logTransitions(
+  state: NodeState,
+  now: { mode: NodeMode; mature: boolean; active: boolean; inactiveReason: string | null; quorumOk: boolean; seen: number },
+  out: Out,
+): void {
+  const before = state.last;
+  const { quorum } = state.config;
+  if (now.mature && !before.mature) out.log('info', 'mature', 'config is mature');
+  if (now.active !== before.active) {
+    if (now.active) out.log('notice', 'active', 'node is active');
+    else out.log('warning', 'inactive', `node is inactive: ${now.inactiveReason}`, { reason: now.inactiveReason });
+  }
+  if (quorum > 1 && now.quorumOk !== before.quorum.ok) {
+    if (now.quorumOk) out.log('notice', 'quorum-regained', `quorum regained (${now.seen} of ${quorum} seen)`);
+    else out.log('warning', 'quorum-lost', `quorum lost (${now.seen} of ${quorum} seen), policy ${state.config.noQuorumPolicy}`);
+  }
+  if (now.mode !== before.mode && now.mode === 'unheard') {
+    out.log('crit', 'one-way-failure', `fewer than ${quorum} nodes hear this node: releasing everything`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+export function status(state: NodeState): NodeStatus {
+  const { config, last } = state;
+  const selfIndex = nodeIndex(config, state.self);
+  const peers: PeerView[] = config.nodes
+    .filter((node) => node.name !== state.self)
+    .map((node) => {
+      const peer = state.peers.get(node.name);
+      const announcement = peer?.last ?? null;
+      return {
+        name: node.name,
+        fresh: peer !== undefined && isFresh(peer, state.lastStepAt, config.timing.staleMs),
+        alive: last.view?.alive.has(node.name) ?? false,
+        silentMs: announcement === null ? null : state.lastStepAt - peer!.lastHeard,
+        version: announcement?.version ?? null,
+        sameConfig: announcement?.fingerprint === config.fingerprint,
+        active: announcement?.active ?? false,
+        inactiveReason: announcement?.inactiveReason ?? null,
+        leaving: announcement?.leaving ?? false,
+        held: announcement?.held ?? [],
+        ineligible: announcement?.ineligible ?? [],
+        hearsUs: announcement?.hears.includes(selfIndex) ?? false,
+      };
+    });
+  return {
+    self: state.self,
+    mode: last.mode,
+    mature: last.mature,
+    active: last.active,
+    inactiveReason: last.inactiveReason,
+    ownership: last.ownership,
+    held: [...state.held].sort((a, b) => a - b),
+    peers,
+    quorum: last.quorum,
+    version: config.version,
+    fingerprint: config.fingerprint,
+  };
+}
+
+/** The cluster-wide neighbour table (this node's scan plus fresh peers' slices). */
+export function arpCache(state: NodeState): ArpEntry[] {
+  return clusterEntries(state.arp, state.config.nodes.map((node) => node.name));
+}
+
+/**
+ * The hosts to send gratuitous ARP to for `group`, per IPv4 VIP: `notify` targets ("arp-cache"
+ * and networks) inside the VIP's own subnet, de-duplicated, MAC given when known.
+ */
+export function notifyTargets(state: NodeState, group: number, notify = state.config.notify): NotifyHost[] {
+  const vipGroup = state.config.groups[group];
+  if (vipGroup === undefined) throw new RangeError(`notifyTargets: group ${group} is not in config v${state.config.version} (${state.config.groups.length} groups)`);
+  return notifyHosts(vipGroup, notify, arpCache(state));
+}
