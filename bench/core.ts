@@ -5,6 +5,7 @@
 import type { ClusterConfig, PlacementStrategy } from '../src/config/model.js';
 import { createPlacer, place } from '../src/core/placement.js';
 import type { PlacementInput, PlacementResult } from '../src/core/types.js';
+import os from 'node:os';
 import { recordResults, summarize } from './lib/results.js';
 
 const TARGET_MS = 50;
@@ -49,12 +50,14 @@ function incremental(strategy: PlacementStrategy, nodeCount: number, groupCount:
   const movedOnJoin: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const gone = everyone[(round * 97) % nodeCount]!;
+    const leaving = input(config, everyone.filter((name) => name !== gone), holdersOf(current));
     start = process.hrtime.bigint();
-    const without = placer.update(input(config, everyone.filter((name) => name !== gone), holdersOf(current)));
+    const without = placer.update(leaving);
     leave.push(ms(start));
     movedOnLeave.push(moved(current, without));
+    const joining = input(config, everyone, holdersOf(without));
     start = process.hrtime.bigint();
-    current = placer.update(input(config, everyone, holdersOf(without)));
+    current = placer.update(joining);
     join.push(ms(start));
     movedOnJoin.push(moved(without, current));
   }
@@ -102,11 +105,16 @@ function balancedMovement(groupCount: number) {
   return figures;
 }
 
+// The machine is shared: the load around the run says how far to trust the timings.
+const loadAverageBefore = os.loadavg();
 const figures = {
+  loadAverageBefore,
+  note: 'A leave hashes nothing (the per-group lists of best-ranked nodes lose one entry); a join hashes every group once with the joiner (100,000 MD5s). "balanced" also ranks in full (N digests) each group the lowered bound sheds. Both add one pass over all groups to apply preference and strategy.',
   incrementalVippy: incremental('vippy', 1_000, 100_000, 5),
   incrementalBalanced: incremental('balanced', 1_000, 100_000, 5),
   fullVippy: [full('vippy', 10, 1_000), full('vippy', 100, 1_000), full('vippy', 100, 10_000)],
   fullBalanced: [full('balanced', 10, 1_000), full('balanced', 100, 10_000)],
   balancedMovement: balancedMovement(1_000),
+  loadAverageAfter: os.loadavg(),
 };
 console.log('wrote', recordResults('core.json', 'placement', figures));

@@ -98,6 +98,29 @@ std::string FormatMac(const unsigned char* bytes, size_t length) {
   return text;
 }
 
+void RecordMaker::Init(Napi::Env env, std::initializer_list<const char*> fields) {
+  std::string parameters, required, optional;
+  int i = 0;
+  for (std::string field : fields) {
+    std::string parameter = "v" + std::to_string(i++);
+    parameters += (parameters.empty() ? "" : ", ") + parameter;
+    if (field.back() == '?') {
+      field.pop_back();
+      optional += "if (" + parameter + " !== undefined) o." + field + " = " + parameter + "; ";
+    } else {
+      required += (required.empty() ? "" : ", ") + field + ": " + parameter;
+    }
+  }
+  std::string source = "(function (" + parameters + ") { const o = { " + required + " }; " + optional + "return o; })";
+  napi_value function;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_run_script(env, Napi::String::New(env, source), &function));
+  function_ = Napi::Persistent(Napi::Function(env, function));
+}
+
+Napi::Object RecordMaker::Make(Napi::Env env, std::initializer_list<napi_value> values) const {
+  return function_.Value().Call(env.Undefined(), values).As<Napi::Object>();
+}
+
 NetlinkSocket& RequestSocket(Napi::Env env) {
   NetlinkSocket& socket = State(env).rtnl;
   if (!socket.isOpen()) socket.Open(0);

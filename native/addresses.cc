@@ -148,23 +148,19 @@ Napi::Object AddressToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& names
   bool v4 = ifa->ifa_family == AF_INET;
   uint32_t flags = attrs[IFA_FLAGS] ? AttrU32(attrs[IFA_FLAGS]) : ifa->ifa_flags;
   int index = static_cast<int>(ifa->ifa_index);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("family", v4 ? 4 : 6);
-  o.Set("address", FormatIp(ifa->ifa_family, AttrData(local)));
-  o.Set("prefixLength", ifa->ifa_prefixlen);
-  o.Set("ifindex", index);
-  o.Set("interface", names.Get(index));
-  if (attrs[IFA_LABEL]) o.Set("label", AttrString(attrs[IFA_LABEL]));
-  if (attrs[IFA_BROADCAST]) o.Set("broadcast", FormatIp(AF_INET, AttrData(attrs[IFA_BROADCAST])));
-  o.Set("flags", flags);
-  o.Set("tentative", (flags & IFA_F_TENTATIVE) != 0);
-  o.Set("nodad", (flags & IFA_F_NODAD) != 0);
   // IFA_F_SECONDARY shares its bit with IPv6's IFA_F_TEMPORARY: only IPv4 has secondaries.
-  o.Set("secondary", v4 && (flags & IFA_F_SECONDARY) != 0);
-  return o;
+  return State(env).address.Make(env, {
+      Napi::Number::New(env, v4 ? 4 : 6), Napi::String::New(env, FormatIp(ifa->ifa_family, AttrData(local))),
+      Napi::Number::New(env, ifa->ifa_prefixlen), Napi::Number::New(env, index), Napi::String::New(env, names.Get(index)),
+      attrs[IFA_LABEL] ? Napi::String::New(env, AttrString(attrs[IFA_LABEL])) : env.Undefined(),
+      attrs[IFA_BROADCAST] ? Napi::String::New(env, FormatIp(AF_INET, AttrData(attrs[IFA_BROADCAST]))) : env.Undefined(),
+      Napi::Number::New(env, flags), Napi::Boolean::New(env, flags & IFA_F_TENTATIVE),
+      Napi::Boolean::New(env, flags & IFA_F_NODAD), Napi::Boolean::New(env, v4 && (flags & IFA_F_SECONDARY))});
 }
 
 void InitAddresses(Napi::Env env, Napi::Object exports) {
+  State(env).address.Init(env, {"family", "address", "prefixLength", "ifindex", "interface", "label?", "broadcast?",
+                                "flags", "tentative", "nodad", "secondary"});
   exports.Set("listAddresses", Napi::Function::New<GuardedMethod<ListAddresses>>(env, "listAddresses"));
   exports.Set("addAddress", Napi::Function::New<GuardedMethod<AddAddress>>(env, "addAddress"));
   exports.Set("deleteAddress", Napi::Function::New<GuardedMethod<DeleteAddress>>(env, "deleteAddress"));

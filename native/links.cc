@@ -37,16 +37,11 @@ std::vector<LinkInfo> DumpLinks(NetlinkSocket& socket) {
 }
 
 Napi::Object LinkToJs(Napi::Env env, const LinkInfo& link) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("name", link.name);
-  o.Set("index", link.index);
-  o.Set("mac", FormatMac(link.mac.data(), link.mac.size()));
-  o.Set("mtu", link.mtu);
-  o.Set("flags", link.flags);
-  o.Set("up", (link.flags & IFF_UP) != 0);
-  o.Set("running", (link.flags & IFF_RUNNING) != 0);
-  o.Set("lowerUp", (link.flags & IFF_LOWER_UP) != 0);
-  return o;
+  return State(env).link.Make(env, {
+      Napi::String::New(env, link.name), Napi::Number::New(env, link.index),
+      Napi::String::New(env, FormatMac(link.mac.data(), link.mac.size())), Napi::Number::New(env, link.mtu),
+      Napi::Number::New(env, link.flags), Napi::Boolean::New(env, link.flags & IFF_UP),
+      Napi::Boolean::New(env, link.flags & IFF_RUNNING), Napi::Boolean::New(env, link.flags & IFF_LOWER_UP)});
 }
 
 int InterfaceIndex(const std::string& name, const SysError& context) {
@@ -77,6 +72,7 @@ static Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
 }
 
 void InitLinks(Napi::Env env, Napi::Object exports) {
+  State(env).link.Init(env, {"name", "index", "mac", "mtu", "flags", "up", "running", "lowerUp"});
   exports.Set("listInterfaces", Napi::Function::New<GuardedMethod<ListInterfaces>>(env, "listInterfaces"));
 }
 

@@ -60,17 +60,15 @@ Napi::Object NeighbourToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& nam
   if (completeOnly && (!lladdr || (nd->ndm_state & (NUD_INCOMPLETE | NUD_FAILED)) || nd->ndm_state == NUD_NONE)) {
     return Napi::Object();
   }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("family", nd->ndm_family == AF_INET ? 4 : 6);
-  o.Set("ip", FormatIp(nd->ndm_family, ip));
-  o.Set("mac", lladdr ? FormatMac(static_cast<const unsigned char*>(AttrData(lladdr)), AttrLength(lladdr)) : "");
-  o.Set("ifindex", nd->ndm_ifindex);
-  o.Set("interface", names.Get(nd->ndm_ifindex));
-  o.Set("state", StateName(nd->ndm_state));
-  return o;
+  return State(env).neighbour.Make(env, {
+      Napi::Number::New(env, nd->ndm_family == AF_INET ? 4 : 6), Napi::String::New(env, FormatIp(nd->ndm_family, ip)),
+      Napi::String::New(env, lladdr ? FormatMac(static_cast<const unsigned char*>(AttrData(lladdr)), AttrLength(lladdr)) : ""),
+      Napi::Number::New(env, nd->ndm_ifindex), Napi::String::New(env, names.Get(nd->ndm_ifindex)),
+      Napi::String::New(env, StateName(nd->ndm_state))});
 }
 
 void InitNeighbours(Napi::Env env, Napi::Object exports) {
+  State(env).neighbour.Init(env, {"family", "ip", "mac", "ifindex", "interface", "state"});
   exports.Set("listNeighbours", Napi::Function::New<GuardedMethod<ListNeighbours>>(env, "listNeighbours"));
 }
 

@@ -42,6 +42,8 @@ export interface ChatInterface {
 type NicTable = NodeJS.Dict<os.NetworkInterfaceInfo[]>;
 
 const IFF_MULTICAST = 0x1000;
+/** Longest close() waits for queued sends. */
+const CLOSE_DRAIN_MS = 200;
 
 /** IFF_MULTICAST from sysfs; true when it cannot be read (let the kernel decide then). */
 export function isMulticastCapable(name: string): boolean {
@@ -138,10 +140,17 @@ export async function createChat(
   });
 
   let joined: ChatInterface[] = [];
+  let warnedNoInterface = false;
   let sendInterface: string | undefined;
   let failing = false;
 
+  // Sends complete asynchronously (the address goes through dns.lookup first): close() waits for
+  // them, so a leaving announcement sent just before closing is not cancelled.
+  let pending = 0;
+  let drained: (() => void) | undefined;
   const afterSend = (err: Error | null, to: string, bytes: number) => {
+    pending--;
+    if (pending === 0) drained?.();
     if (err) {
       counters.sendErrors++;
       // One warning when sending starts failing, not one per interval.
@@ -155,6 +164,7 @@ export async function createChat(
     counters.bytesSent += bytes;
   };
   const sendTo = (buf: Uint8Array, address: string, toPort: number) => {
+    pending++;
     try {
       socket.send(buf, toPort, address, (err) => afterSend(err, address, buf.length));
     } catch (err) {
@@ -165,7 +175,11 @@ export async function createChat(
   const refresh = () => {
     if (chat.mode !== 'multicast') return;
     const wanted = selectChatInterfaces(chat.interface, os.networkInterfaces());
-    if (wanted.length === 0) log.warn({ interface: chat.interface }, 'chat: no usable interface to join the group on yet');
+    // Once per loss, not on every link/address event that follows.
+    if (wanted.length === 0 && (joined.length > 0 || !warnedNoInterface)) {
+      log.warn({ interface: chat.interface }, 'chat: no usable interface to join the group on yet');
+    }
+    warnedNoInterface = wanted.length === 0;
     for (const gone of joined.filter((j) => !wanted.some((w) => w.address === j.address))) {
       try {
         socket.dropMembership(chat.address, gone.address);
@@ -217,13 +231,20 @@ export async function createChat(
     },
     refresh,
     memberships: () => [...joined],
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      if (pending > 0) {
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          setTimeout(resolve, CLOSE_DRAIN_MS).unref();
+        });
+      }
+      return new Promise<void>((resolve) => {
         try {
           socket.close(() => resolve());
         } catch {
           resolve(); // already closed
         }
-      }),
+      });
+    },
   };
 }

@@ -16,11 +16,12 @@ import {
   vippyStatusConfig,
 } from '../config/index.js';
 import type { ClusterConfig, SyslogLevel } from '../config/model.js';
-import { createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
+import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
 import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
+import { statusBody, statusOwnership, type PeerStatus, type Status } from '../control/status.js';
 import { createLogger, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
@@ -430,7 +431,7 @@ class Daemon implements DaemonView {
   }
 
   arpCache(): ArpEntry[] {
-    return coreStatus(this.state).arpCache;
+    return arpCache(this.state);
   }
 
   log(level: SyslogLevel, message: string): void {
@@ -444,7 +445,7 @@ class Daemon implements DaemonView {
   private controlHandlers(): ControlHandlers {
     return {
       status: () => this.statusBody(),
-      peers: () => coreStatus(this.state).peers,
+      peers: () => this.peerStatus(),
       arpCache: () => this.arpCache(),
       activate: (reason) => {
         this.setHealth(reason ?? 'administrative', true);
@@ -458,24 +459,36 @@ class Daemon implements DaemonView {
     };
   }
 
-  private statusBody() {
+  private peerStatus(): PeerStatus[] {
+    return coreStatus(this.state).peers.map((peer) => ({
+      node: peer.name,
+      up: peer.fresh,
+      active: peer.active,
+      inactive_reason: peer.inactiveReason,
+      leaving: peer.leaving,
+      last_heard_ms: peer.silentMs,
+      version: peer.version,
+      same_config: peer.sameConfig,
+      held: peer.held,
+    }));
+  }
+
+  private statusBody(): Status {
     const s = coreStatus(this.state);
-    return {
+    const config = vippyStatusConfig(this.current);
+    return statusBody({
       identity: this.self,
       stats: {
         net: { ignore: this.stats.ignore, 'send-announce': this.stats.sendAnnounce, 'recv-announce': this.stats.recvAnnounce },
         'state-changes': this.stats.stateChanges,
+        rejected: { ...this.codec.rejections },
       },
-      config: vippyStatusConfig(this.current),
-      state: { mature: s.mature, active: s.active, inactive_reason: s.inactiveReason, ownership: s.ownership },
-      // New information, under new keys only.
+      config,
+      state: { mature: s.mature, active: s.active, inactive_reason: s.inactiveReason, ownership: statusOwnership(s.ownership, config.vips) },
+      quorum: { required: s.quorum.needed, seen: s.quorum.seen, met: s.quorum.ok, policy: this.current.noQuorumPolicy },
+      peers: this.peerStatus(),
       held: s.held,
-      quorum: s.quorum,
-      peers: s.peers,
-      rejected: this.codec.rejections,
-      notifier: this.notifier.counters,
-      chat: this.chat?.counters,
-    };
+    });
   }
 }
 

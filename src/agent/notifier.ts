@@ -33,6 +33,8 @@ export interface NotifierCounters {
   /** Targets no IPv4 address of the group could be announced to (IPv6 targets, the VIP itself). */
   targetsSkipped: number;
   sendErrors: number;
+  /** Longest time one target-sending timer callback held the event loop (ms). */
+  longestSliceMs: number;
 }
 
 export type NotifierNative = Pick<NativeApi, 'listInterfaces' | 'openFrameSender'>;
@@ -102,7 +104,7 @@ class Job {
 export class Notifier {
   readonly counters: NotifierCounters = {
     garpRequest: 0, garpReply: 0, unsolicitedNa: 0, arpReplyUnicast: 0, arpReplyBroadcast: 0,
-    targetsNotified: 0, targetsSkipped: 0, sendErrors: 0,
+    targetsNotified: 0, targetsSkipped: 0, sendErrors: 0, longestSliceMs: 0,
   };
   private readonly native: NotifierNative;
   private readonly log: AgentLogger;
@@ -208,9 +210,11 @@ export class Notifier {
     const match = targetMatcher(plumbed);
     let next = 0;
     const tick = () => {
-      const due = Math.floor(((performance.now() - started) / 1000) * this.arp.notifyRate) + 1;
+      const sliceStart = performance.now();
+      const due = Math.floor(((sliceStart - started) / 1000) * this.arp.notifyRate) + 1;
       const end = Math.min(targets.length, due, next + this.maxTargetsPerTick);
       for (; next < end; next++) this.notifyOne(match, targets[next]!);
+      this.counters.longestSliceMs = Math.max(this.counters.longestSliceMs, performance.now() - sliceStart);
       if (next < targets.length) job.after(this.tickMs, tick);
       else this.log.debug({ group: group.index, targets: targets.length, ms: Math.round(performance.now() - started) }, 'notify targets done');
     };

@@ -20,7 +20,7 @@ export function canonicalIp(text: string): { ip: string; family: Family } | unde
 
 /** Explains what is wrong with "ip[/len]", or returns undefined when it is fine. */
 export function cidrProblem(text: string): string | undefined {
-  return typeof text === 'string' && parseCidr(text) === undefined
+  return parseCidr(text) === undefined
     ? `${JSON.stringify(text)} is not an IP address (expected "address" or "address/prefix-length")`
     : undefined;
 }

@@ -96,7 +96,7 @@ function typeName(expected: string): string {
   return names[expected] ?? expected;
 }
 
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -142,7 +142,7 @@ function unwrap(schema: z.ZodType): z.ZodType[] {
 }
 
 /** The known word nearest to `word` when it is plausibly a typo. */
-export function closest(word: string, known: readonly string[]): string | undefined {
+function closest(word: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of known) {

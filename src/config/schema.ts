@@ -16,8 +16,9 @@ function doc<T extends z.ZodType>(schema: T, { since, description, defaultText }
   return schema.meta({ description, 'x-since': since, ...(defaultText === undefined ? {} : { 'x-default': defaultText }) });
 }
 
-const seconds = (what: string) => z.number().nonnegative().meta({ 'x-unit': 'seconds' }).describe(what);
-const positiveSeconds = (what: string) => z.number().positive().meta({ 'x-unit': 'seconds' }).describe(what);
+// Durations in vippy files are seconds; the unit lets the reference say so.
+const seconds = () => z.number().nonnegative().meta({ 'x-unit': 'seconds' });
+const positiveSeconds = () => z.number().positive().meta({ 'x-unit': 'seconds' });
 
 const cidr = z.string().superRefine((text, ctx) => {
   const problem = cidrProblem(text);
@@ -130,12 +131,12 @@ export const vippyFileSchema = z.strictObject({
       description: 'The cluster members, in the same order on every node. Names, or (new) objects with an address: then chat is unicast.',
     },
   ),
-  interval: doc(positiveSeconds('').default(1), { since: 'vippy', description: 'Seconds between announcements (fractions allowed).' }),
-  mature: doc(seconds('').default(5), {
+  interval: doc(positiveSeconds().default(1), { since: 'vippy', description: 'Seconds between announcements (fractions allowed).' }),
+  mature: doc(seconds().default(5), {
     since: 'vippy',
     description: 'Seconds the config must stay unchanged before this node takes part ("booting" until then).',
   }),
-  stale: doc(positiveSeconds('').default(3), {
+  stale: doc(positiveSeconds().default(3), {
     since: 'vippy',
     description: 'Seconds without an announcement after which a peer counts as down. Must exceed `interval`.',
   }),
@@ -179,11 +180,11 @@ export const vippyFileSchema = z.strictObject({
     since: 'new',
     description: 'Whether a group returns to its preferred node when that node comes back (the original always did).',
   }),
-  preempt_delay: doc(seconds('').default(0), {
+  preempt_delay: doc(seconds().default(0), {
     since: 'new',
     description: 'Seconds a returning preferred node must be active before it takes its groups back.',
   }),
-  takeover_guard: doc(seconds('').optional(), {
+  takeover_guard: doc(seconds().optional(), {
     since: 'new',
     description: 'Extra seconds after `stale` before taking over a silent node\'s groups, so that under "stop" it has let go first. At least `interval` when quorum > 1.',
     defaultText: '0 when quorum is 1, otherwise `interval`',
@@ -191,9 +192,9 @@ export const vippyFileSchema = z.strictObject({
   arp: doc(
     z.strictObject({
       burst_count: z.number().int().min(1).max(100).default(5).describe('Gratuitous ARP / NA frames sent at once on takeover.'),
-      burst_spacing: seconds('Seconds between the frames of a burst.').default(0.02),
-      repeat_delay: seconds('Seconds before the burst is repeated once (0: no repeat).').default(5),
-      refresh: seconds('Seconds between re-announcements while holding a group (0: off).').default(0),
+      burst_spacing: seconds().default(0.02).describe('Seconds between the frames of a burst.'),
+      repeat_delay: seconds().default(5).describe('Seconds before the burst is repeated once (0: no repeat).'),
+      refresh: seconds().default(0).describe('Seconds between re-announcements while holding a group (0: off).'),
       notify_rate: z.number().positive().default(500).describe('Notify targets (hosts) per second per group, so announcements are never delayed.'),
     }).prefault({}),
     { since: 'new', description: 'How the network is told about a takeover (keepalived-like defaults).' },

@@ -135,7 +135,7 @@ function checkChatAddress(host: string, unicast: boolean, report: Report): void 
 
 type FileGroup = VippyFile['vips'][number];
 
-export function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, report: Report): VipGroup[] {
+function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, report: Report): VipGroup[] {
   const owners = new Map<string, string>();
   return vips.map((entries, index) => {
     let preferred: string | undefined;

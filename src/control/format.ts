@@ -54,18 +54,30 @@ export function maskBits(netmask: string): number | '?' {
   return bits;
 }
 
+interface LooseStatus {
+  identity?: unknown;
+  state?: { active?: unknown; inactive_reason?: unknown; ownership?: unknown } | null;
+  config?: { vips?: unknown } | null;
+}
+
+/** The parts of a status reply the report needs, checked, since it comes off the wire. */
 function readStatus(status: unknown): {
   identity: unknown;
   state: { active: unknown; inactive_reason: unknown; ownership: Record<string, unknown> };
   config: { vips: unknown[] };
 } {
-  const body = status as { identity?: unknown; state?: any; config?: any } | null;
-  if (typeof body !== 'object' || body === null) throw new StatusFormatError('the status reply is not a JSON object');
-  if (typeof body.state !== 'object' || body.state === null) throw new StatusFormatError('the status reply has no "state" object');
-  if (typeof body.config !== 'object' || body.config === null || !Array.isArray(body.config.vips)) {
+  if (typeof status !== 'object' || status === null) throw new StatusFormatError('the status reply is not a JSON object');
+  const { identity, state, config } = status as LooseStatus;
+  if (typeof state !== 'object' || state === null) throw new StatusFormatError('the status reply has no "state" object');
+  if (typeof config !== 'object' || config === null || !Array.isArray(config.vips)) {
     throw new StatusFormatError('the status reply has no "config.vips" list');
   }
-  const ownership = body.state.ownership ?? {};
-  if (typeof ownership !== 'object') throw new StatusFormatError('"state.ownership" is not an object');
-  return { identity: body.identity, state: { ...body.state, ownership }, config: body.config };
+  // The original daemon reports {} until its first solve; tolerate a missing map the same way.
+  const ownership = state.ownership ?? {};
+  if (typeof ownership !== 'object' || ownership === null) throw new StatusFormatError('"state.ownership" is not an object');
+  return {
+    identity,
+    state: { active: state.active, inactive_reason: state.inactive_reason, ownership: ownership as Record<string, unknown> },
+    config: { vips: config.vips },
+  };
 }

@@ -118,11 +118,15 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new ControlSocketError(`cannot listen on the control socket ${path}: ${err.code ?? err.message}`)),
-    );
-    server.listen(path, () => resolve());
+    const failed = (err: NodeJS.ErrnoException) =>
+      reject(new ControlSocketError(`cannot listen on the control socket ${path}: ${err.code ?? err.message}`));
+    server.once('error', failed);
+    server.listen(path, () => {
+      server.off('error', failed);
+      resolve();
+    });
   });
+  server.on('error', (err) => log.err({ err, path }, 'control socket error'));
 
   // Between bind and chmod the file has the umask's mode; with any usual umask only the owner
   // can write (= connect) during that moment.

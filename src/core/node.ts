@@ -19,11 +19,14 @@
 // Decisions (DESIGN.md "Protocol"; reference/vippy.md §3-§4 for the vippy semantics kept):
 // - Mature = matureMs since the config last changed (start counts). Active = mature and no
 //   health reason false. While booting the node keeps what it holds and takes nothing.
-// - Quorum counts nodes seen (this node plus fresh peers), whatever their health: quorum is
-//   about which side of a partition this node is on, not about who is fit to serve.
+// - Quorum, two counts. Keeping groups needs `quorum` nodes seen (this node plus fresh peers,
+//   whatever their health: which side of a partition am I on?), else no_quorum_policy applies.
+//   Taking groups also needs `quorum` active nodes heard directly (same config, this node
+//   included), so a node cut off a moment ago, whose stale view still counts its peers, takes
+//   nothing the majority is already placing without it.
 // - Break-before-make: a group is taken only when no alive peer announces it held, a silent
-//   holder has been silent for stale + guard, this node has listened for stale + guard since
-//   it started (or resumed from a pause), and its view (active nodes, ineligibility, preference
+//   holder has been silent for stale + guard, this node has heard every peer or listened for
+//   stale + guard since it started (or resumed from a pause), and its view (active nodes, ineligibility, preference
 //   readiness) has not changed for a guard period. The last rule keeps two nodes with briefly
 //   different views from taking the same unheld group; hand-offs (the holder releases, its
 //   triggered announcement arrives) do not change the view and take one message.
@@ -38,6 +41,10 @@ import { compareConfigs, remapHeld } from './config-change.js';
 import { clusterEntries, dropPeer, emptyArpCache, localEntries, mergeSlice, setLocalEntries, type ArpCache } from './arp-cache.js';
 import { notifyHosts, type NotifyHost } from './notify-targets.js';
 
+/** At most this many announcements per interval (periodic included): changes go out at once, storms do not. */
+const TRIGGERED_BURST = 5;
+const HEARS_WINDOW_INTERVALS = 2;
+
 /** What the node does with its groups right now, and why. */
 export type NodeMode =
   /** Acting on placement: takes and releases. */
@@ -46,6 +53,8 @@ export type NodeMode =
   | 'booting'
   /** No quorum, policy freeze: keeps what it holds, takes nothing. */
   | 'frozen'
+  /** Quorum of nodes seen but not of active ones (peers booting or unhealthy): keeps what it holds, takes nothing. */
+  | 'waiting'
   /** No quorum, policy stop: holds nothing. */
   | 'no-quorum'
   /** Peers' hears lists show that fewer than quorum nodes hear it: holds nothing. */
@@ -85,7 +94,8 @@ export interface NodeStatus {
   /** Groups this node holds (asked the agent to plumb), ascending. */
   held: number[];
   peers: PeerView[];
-  quorum: { needed: number; seen: number; ok: boolean; heardBy: number };
+  /** seen: this node and fresh peers; active: the active ones among them (same config); heardBy: this node and peers that hear it. */
+  quorum: { needed: number; seen: number; active: number; ok: boolean; heardBy: number };
   version: number;
   fingerprint: string;
 }
@@ -106,7 +116,8 @@ export interface NodeState {
   peers: Map<string, PeerRecord>;
   held: Set<number>;
   nextAnnounceAt: number;
-  lastSentAt: number;
+  /** Send times within the last interval: triggered announcements are limited to a burst. */
+  recentSends: number[];
   lastSentSignature: string;
   placement: { key: string; result: PlacementResult } | null;
   /** The placement-relevant view (active nodes, ineligibility, preference readiness) and since when it holds. */
@@ -131,7 +142,7 @@ export interface NodeState {
     mature: boolean;
     active: boolean;
     inactiveReason: string | null;
-    quorum: { needed: number; seen: number; ok: boolean; heardBy: number };
+    quorum: NodeStatus['quorum'];
     ownership: Ownership;
     view: MembershipView | null;
   };
@@ -152,7 +163,7 @@ export function createNode(options: { self: string; config: ClusterConfig; now: 
     peers: new Map(),
     held: new Set(),
     nextAnnounceAt: now,
-    lastSentAt: -Infinity,
+    recentSends: [],
     lastSentSignature: '',
     placement: null,
     viewKey: '',
@@ -172,7 +183,7 @@ export function createNode(options: { self: string; config: ClusterConfig; now: 
       mature: false,
       active: false,
       inactiveReason: 'booting',
-      quorum: { needed: config.quorum, seen: 1, ok: config.quorum <= 1, heardBy: 1 },
+      quorum: { needed: config.quorum, seen: 1, active: 0, ok: config.quorum <= 1, heardBy: 1 },
       ownership: {},
       view: null,
     },
@@ -376,13 +387,34 @@ class Wake {
   }
 }
 
+function hearsWindowMs(config: ClusterConfig): number {
+  return Math.min(config.timing.staleMs, HEARS_WINDOW_INTERVALS * config.timing.intervalMs);
+}
+
+/**
+ * Peers heard within the last two intervals. Shorter than stale on purpose: a node whose
+ * announcements stop getting through learns it from its peers' lists within about two
+ * intervals, while it may still hear them, and lets go before anyone takes over.
+ */
 function hearsIndices(state: NodeState, now: number): number[] {
+  const window = hearsWindowMs(state.config);
   const indices: number[] = [];
   state.config.nodes.forEach((node, index) => {
     const peer = state.peers.get(node.name);
-    if (peer !== undefined && isFresh(peer, now, state.config.timing.staleMs)) indices.push(index);
+    if (peer !== undefined && peer.last !== null && !peer.last.leaving && now - peer.lastHeard <= window) indices.push(index);
   });
   return indices;
+}
+
+/**
+ * How long after `stale` a silent holder's groups wait. With quorum, at least long enough for
+ * the hears lists to have told the holder it is not heard (two intervals, plus delivery): its
+ * link may have failed one way first and both ways only later, so that it still counted its
+ * peers as fresh when they stopped hearing it.
+ */
+function takeoverGuard(config: ClusterConfig): number {
+  const { guardMs, intervalMs } = config.timing;
+  return config.quorum > 1 ? Math.max(guardMs, (HEARS_WINDOW_INTERVALS + 0.5) * intervalMs) : guardMs;
 }
 
 function selfIneligible(state: NodeState): number[] {
@@ -403,7 +435,11 @@ function evaluate(state: NodeState, now: number, out: Out): number {
 
   // Membership.
   const view = computeMembership(config, self, state.peers, now);
-  for (const peer of view.fresh) wake.add(peer.lastHeard + timing.staleMs + 1);
+  const hearsWindow = hearsWindowMs(config);
+  for (const peer of view.fresh) {
+    wake.add(peer.lastHeard + hearsWindow + 1);
+    wake.add(peer.lastHeard + timing.staleMs + 1);
+  }
   for (const peer of state.peers.values()) {
     const alive = view.alive.has(peer.name);
     if (peer.wasAlive && !alive && !peer.last?.leaving) out.log('notice', 'peer-stale', `${peer.name} aged out (silent for ${now - peer.lastHeard} ms)`, { peer: peer.name });
@@ -422,7 +458,22 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   const failingReason = [...state.health].find(([, ok]) => !ok)?.[0];
   const active = inConfig && mature && failingReason === undefined;
   const inactiveReason = active ? null : !inConfig ? 'not-in-config' : !mature ? 'booting' : failingReason!;
+  const uncertainAfter = timing.intervalMs * 1.5;
+  for (const peer of view.members) if (!peer.last!.active) wake.add(peer.lastHeard + uncertainAfter + 1);
+  const activeNodes = config.nodes
+    .map((node) => node.name)
+    .filter((name) => (name === self ? active : view.members.some((peer) => peer.name === name && (peer.last!.active || now - peer.lastHeard > uncertainAfter))));
+  // A member whose last announcement is overdue (lost, one-way link, or alive only by a peer's
+  // word) may have become active since: it counts as active, so this node never takes a group
+  // that member may be taking.
+  // Two quorums: nodes seen (any state) decide whether to keep groups, so that a cluster-wide
+  // config bump (everyone booting) does not drop them; active nodes heard directly decide
+  // whether to take any, so that a node cut off just now, whose stale view still counts its
+  // peers, cannot take groups the majority is placing without it.
+  const activeSeen = (active ? 1 : 0) + view.fresh.filter((peer) => peer.last!.active && peer.last!.fingerprint === config.fingerprint).length;
+  const ignoreQuorum = config.quorum <= 1 || config.noQuorumPolicy === 'ignore';
   const quorumOk = config.quorum <= 1 || view.seen >= config.quorum;
+  const activeQuorumOk = ignoreQuorum || activeSeen >= config.quorum;
   // Peers can only be expected to hear this node once it has been announcing for stale.
   const unheard = config.quorum > 1 && now - state.listenSince > timing.staleMs && view.witnesses >= config.quorum && view.heardBy < config.quorum;
   const mode: NodeMode =
@@ -432,12 +483,10 @@ function evaluate(state: NodeState, now: number, out: Out): number {
           : !quorumOk && config.noQuorumPolicy === 'stop' ? 'no-quorum'
             : !mature ? 'booting'
               : !quorumOk && config.noQuorumPolicy === 'freeze' ? 'frozen'
-                : 'acting';
+                : !activeQuorumOk ? 'waiting'
+                  : 'acting';
 
   // Placement over the agreed view.
-  const activeNodes = config.nodes
-    .map((node) => node.name)
-    .filter((name) => (name === self ? active : view.members.some((peer) => peer.name === name && peer.last!.active)));
   for (const name of [...state.activeSince.keys()]) if (!activeNodes.includes(name)) state.activeSince.delete(name);
   for (const name of activeNodes) if (!state.activeSince.has(name)) state.activeSince.set(name, now);
   const preferenceReady = (name: string) => {
@@ -475,7 +524,12 @@ function evaluate(state: NodeState, now: number, out: Out): number {
     // Nodes whose views differ would both take an unheld group: take only from a view that
     // has held for a guard period, by which time every change before it has been announced.
     // A group an alive peer has just released is a hand-off: its holder and this node agree.
-    const listenEnd = state.listenSince + timing.staleMs + timing.guardMs;
+    // Listening long enough: every peer heard since (re)start, or stale + guard has passed.
+    const heardEveryone = config.nodes.every((node) => {
+      const peer = state.peers.get(node.name);
+      return node.name === self || (peer !== undefined && peer.lastHeard >= state.listenSince && view.alive.has(node.name));
+    });
+    const listenEnd = heardEveryone ? now : state.listenSince + timing.staleMs + timing.guardMs;
     const viewEnd = state.viewSince + timing.guardMs;
     const blockedAll = now < listenEnd || view.foreign.length > 0 || view.unknownAlive.length > 0;
     for (const [group, at] of state.handoffs) if (now - at > timing.staleMs) state.handoffs.delete(group);
@@ -526,9 +580,10 @@ function evaluate(state: NodeState, now: number, out: Out): number {
     out.log('info', 'state-changed', `state changed: ${self} owns [${(ownership[self] ?? []).join(', ')}]`);
   }
   logTransitions(state, { mode, mature, active, inactiveReason, quorumOk, seen: view.seen }, out);
+  const quorum = { needed: config.quorum, seen: view.seen, active: activeSeen, ok: quorumOk, heardBy: view.heardBy };
   state.last = {
     mode, mature, active, inactiveReason, ownership, view,
-    quorum: { needed: config.quorum, seen: view.seen, ok: quorumOk, heardBy: view.heardBy },
+    quorum,
   };
 
   // Saying so: periodic, and at once (rate-limited) when what we announce changes.
@@ -544,17 +599,17 @@ function evaluate(state: NodeState, now: number, out: Out): number {
     hears: hearsIndices(state, now),
   };
   const signature = JSON.stringify(announcement);
-  const minGap = Math.max(1, Math.floor(timing.intervalMs / 10));
+  while (state.recentSends.length > 0 && now - state.recentSends[0]! >= timing.intervalMs) state.recentSends.shift();
   const due = now >= state.nextAnnounceAt;
   const triggered = signature !== state.lastSentSignature;
-  if (due || (triggered && now >= state.lastSentAt + minGap)) {
+  if (due || (triggered && state.recentSends.length < TRIGGERED_BURST)) {
     out.actions.push({ type: 'send', announcement });
-    state.lastSentAt = now;
+    state.recentSends.push(now);
     state.lastSentSignature = signature;
     if (due) state.nextAnnounceAt = Math.max(state.nextAnnounceAt + timing.intervalMs, now + 1);
     wake.add(state.nextAnnounceAt);
   } else if (triggered) {
-    wake.add(state.lastSentAt + minGap);
+    wake.add(state.recentSends[0]! + timing.intervalMs);
   }
 
   // Sharing: our config with peers that run an older or losing one, our neighbour table.
@@ -634,7 +689,8 @@ function placement(
  * been silent for stale + guard. A silent peer with another config blocks every group.
  */
 function silentHolderBlocks(state: NodeState, view: MembershipView, now: number, wake: Wake) {
-  const { staleMs, guardMs } = state.config.timing;
+  const { staleMs } = state.config.timing;
+  const guardMs = takeoverGuard(state.config);
   const byGroup = new Map<number, number>();
   const holderOf = new Map<number, string>();
   let all = -Infinity;
@@ -677,7 +733,7 @@ function logTransitions(
     else out.log('warning', 'inactive', `node is inactive: ${now.inactiveReason}`, { reason: now.inactiveReason });
   }
   if (quorum > 1 && now.quorumOk !== before.quorum.ok) {
-    if (now.quorumOk) out.log('notice', 'quorum-regained', `quorum regained (${now.seen} of ${quorum} seen)`);
+    if (now.quorumOk) out.log('notice', 'quorum-regained', `quorum reached (${now.seen} of ${quorum} seen)`);
     else out.log('warning', 'quorum-lost', `quorum lost (${now.seen} of ${quorum} seen), policy ${state.config.noQuorumPolicy}`);
   }
   if (now.mode !== before.mode && now.mode === 'unheard') {

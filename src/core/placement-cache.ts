@@ -19,6 +19,7 @@ export class CachedRanker implements Ranker {
   private readonly keys: Uint8Array[];
   private readonly isActive: Uint8Array;
   private activeCount = 0;
+  private pending: ReadonlySet<string> | undefined;
   /** Per group: node indices best first, their digests (4 words each), and how many are valid. */
   private readonly top: Int32Array;
   private readonly topDigests: Uint32Array;
@@ -38,8 +39,14 @@ export class CachedRanker implements Ranker {
     this.topLength = new Uint8Array(groups);
   }
 
-  /** Brings the lists up to date with this active set (names already checked against config). */
+  /** The active set to rank (names already checked against config); the lists catch up on first use. */
   sync(active: ReadonlySet<string>): void {
+    this.pending = active;
+  }
+
+  // Deferred so that configs whose groups never reach the ranker (flip's, all-preferred) hash nothing.
+  private catchUp(active: ReadonlySet<string>): void {
+    this.pending = undefined;
     const leaving: number[] = [];
     this.isActive.forEach((flag, index) => {
       if (flag === 1 && !active.has(this.names[index]!)) leaving.push(index);
@@ -51,20 +58,22 @@ export class CachedRanker implements Ranker {
     }
   }
 
-  *ranked(group: VipGroup, isCandidate: (node: string) => boolean): Iterable<string> {
+  first(group: VipGroup, accept: (group: VipGroup, node: string) => boolean): string | undefined {
+    if (this.pending !== undefined) this.catchUp(this.pending);
     const g = group.index;
     const known = this.topLength[g]!;
     for (let j = 0; j < known; j++) {
       const name = this.names[this.top[g * KEEP + j]!]!;
-      if (isCandidate(name)) yield name;
+      if (accept(group, name)) return name;
     }
-    if (known === this.activeCount) return;
-    // The list ran out before the caller found a candidate: rank this group in full.
+    if (known === this.activeCount) return undefined;
+    // The list ran out before the caller found a node it takes: rank this group in full.
     const full = this.rankInFull(g);
     for (let j = known; j < full.length; j++) {
       const name = this.names[full[j]!]!;
-      if (isCandidate(name)) yield name;
+      if (accept(group, name)) return name;
     }
+    return undefined;
   }
 
   private forget(leaving: readonly number[]): void {

@@ -3,6 +3,7 @@
 // config.nodes order, which src/config already sorts as flip's sorted_servers (priority, then id).
 
 import type { VipGroup } from '../config/model.js';
+import type { PlacedGroups } from './placement-hashed.js';
 
 export interface FlipView {
   isAlive(node: string): boolean;
@@ -16,7 +17,7 @@ export interface FlipView {
  * LAST survivor). A holder that is ineligible for a point (no carrier there: not a flip notion)
  * passes it to the next eligible survivor after it, wrapping.
  */
-export function assignShard(points: readonly VipGroup[], members: readonly string[], view: FlipView, result: string[][]): void {
+export function assignShard(points: readonly VipGroup[], members: readonly string[], view: FlipView, result: PlacedGroups): void {
   const survivors = members.filter((node) => view.isAlive(node));
   if (survivors.length === 0) return;
   let orphans = 0;
@@ -28,7 +29,7 @@ export function assignShard(points: readonly VipGroup[], members: readonly strin
     for (let step = 0; step < survivors.length; step++) {
       const node = survivors[(rank + step) % survivors.length]!;
       if (view.isEligible(group, node)) {
-        result[group.index] = [node];
+        result.set(group.index, node);
         return;
       }
     }
@@ -36,9 +37,9 @@ export function assignShard(points: readonly VipGroup[], members: readonly strin
 }
 
 /** replicated: every alive (and eligible) member holds every point, in member order. */
-export function assignReplicated(points: readonly VipGroup[], members: readonly string[], view: FlipView, result: string[][]): void {
+export function assignReplicated(points: readonly VipGroup[], members: readonly string[], view: FlipView, result: PlacedGroups): void {
   for (const group of points) {
-    result[group.index] = members.filter((node) => view.isAlive(node) && view.isEligible(group, node));
+    result.setAll(group.index, members.filter((node) => view.isAlive(node) && view.isEligible(group, node)));
   }
 }
 

@@ -10,7 +10,7 @@
 import type { ClusterConfig, VipGroup } from '../config/model.js';
 import { CachedRanker } from './placement-cache.js';
 import { assignReplicated, assignShard, type FlipView } from './placement-flip.js';
-import { assignBalanced, assignVippy, referenceRanker, type HashedView, type Ranker } from './placement-hashed.js';
+import { assignBalanced, assignVippy, referenceRanker, type HashedView, type PlacedGroups, type Ranker } from './placement-hashed.js';
 import type { PlacementInput, PlacementResult } from './types.js';
 
 export { vippyScore } from './placement-hashed.js';
@@ -50,11 +50,27 @@ function activeSet(input: PlacementInput): Set<string> {
   return active;
 }
 
-function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Ranker): string[][] {
+const NOBODY: readonly string[] = Object.freeze([]);
+
+function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Ranker): PlacementResult {
   const { config } = input;
   const excluded = config.groups.map((group) => input.ineligible(group.index));
-  const isCandidate = (group: VipGroup, node: string) => active.has(node) && excluded[group.index]?.has(node) !== true;
-  const result: string[][] = config.groups.map(() => []);
+  // Rankers yield only active nodes, so what they offer needs only the eligibility check.
+  const isEligible = (group: VipGroup, node: string) => excluded[group.index]?.has(node) !== true;
+  const isCandidate = (group: VipGroup, node: string) => active.has(node) && isEligible(group, node);
+  const result = new Array<readonly string[]>(config.groups.length).fill(NOBODY);
+  // One shared, frozen [node] per node: 100,000 groups need not mean 100,000 new arrays.
+  const alone = new Map<string, readonly string[]>();
+  const placed: PlacedGroups = {
+    set(group, node) {
+      let holders = alone.get(node);
+      if (holders === undefined) alone.set(node, (holders = Object.freeze([node])));
+      result[group] = holders;
+    },
+    setAll(group, nodes) {
+      result[group] = Object.freeze(nodes);
+    },
+  };
 
   const systemType = new Map(config.systems?.map((system) => [system.name, system.type]));
   const open: VipGroup[] = [];
@@ -67,9 +83,9 @@ function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Rank
       else points.push(group);
       continue;
     }
-    const preferred = preferenceChoice(input, group, (node) => isCandidate(group, node));
+    const preferred = group.preferred === undefined ? undefined : preferenceChoice(input, group, isCandidate);
     if (preferred === undefined) open.push(group);
-    else result[group.index] = [preferred];
+    else placed.set(group.index, preferred);
   }
 
   if (open.length > 0) {
@@ -78,11 +94,12 @@ function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Rank
       ranker,
       activeCount: active.size,
       isCandidate,
-      placeable: (group) => activeList.some((node) => isCandidate(group, node)),
+      isEligible,
+      placeable: (group) => excluded[group.index] === undefined ? activeList.length > 0 : activeList.some((node) => isCandidate(group, node)),
       holder: (group) => input.holders.get(group.index),
     };
-    if (config.placement === 'balanced') assignBalanced(open, view, result);
-    else assignVippy(open, view, result);
+    if (config.placement === 'balanced') assignBalanced(open, view, placed);
+    else assignVippy(open, view, placed);
   }
 
   const flipView: FlipView = { isAlive: (node) => active.has(node), isEligible: isCandidate };
@@ -90,17 +107,17 @@ function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Rank
     // Members in config.nodes order; a group outside any flip system is shared by every node.
     const members = config.nodes.filter((node) => system === undefined || node.systems?.includes(system)).map((node) => node.name);
     const type = (system === undefined ? undefined : systemType.get(system)) ?? config.placement;
-    if (type === 'shard') assignShard(points, members, flipView, result);
-    else assignReplicated(points, members, flipView, result);
+    if (type === 'shard') assignShard(points, members, flipView, placed);
+    else assignReplicated(points, members, flipView, placed);
   }
   return result;
 }
 
-function preferenceChoice(input: PlacementInput, group: VipGroup, isCandidate: (node: string) => boolean): string | undefined {
+function preferenceChoice(input: PlacementInput, group: VipGroup, isCandidate: (group: VipGroup, node: string) => boolean): string | undefined {
   const preferred = group.preferred;
-  if (preferred === undefined || !isCandidate(preferred)) return undefined;
+  if (preferred === undefined || !isCandidate(group, preferred)) return undefined;
   const holder = input.holders.get(group.index);
-  const holderMayKeep = holder !== undefined && holder !== preferred && isCandidate(holder);
+  const holderMayKeep = holder !== undefined && holder !== preferred && isCandidate(group, holder);
   if (holderMayKeep && (!input.config.preempt || !input.preferenceReady(preferred))) return holder;
   return preferred;
 }

@@ -81,12 +81,13 @@ export function createLogger(logging: LoggingConfig, opts: LoggerOptions): Vippy
 
   const sink: LineSink = {
     write(line: string) {
-      const record = JSON.parse(line) as Record<string, unknown>;
-      const level = record.level as SyslogLevel;
-      if (current.driver === 'syslog') {
-        opts.syslog!.syslog(level, current.json ? line.trimEnd() : formatMessage(record));
-      } else if (current.json) {
+      if (current.driver === 'console' && current.json) {
         destination.write(line);
+        return;
+      }
+      const record = JSON.parse(line) as Record<string, unknown>;
+      if (current.driver === 'syslog') {
+        opts.syslog!.syslog(record.level as SyslogLevel, current.json ? line.trimEnd() : formatMessage(record));
       } else {
         destination.write(formatConsoleLine(record, opts.ident) + '\n');
       }

@@ -1,8 +1,9 @@
 // Plugins as the original ran them (reference vippy.md §7): each file is a script run in its own
 // vm context holding the host's globals plus `require`, `global`, `config`, `manager` and
-// `network`. A plugin that throws, at load or later from a timer, is logged and the daemon goes on;
-// one that cannot be read stops the start.
+// `network`. A plugin that throws, at load, from a timer or from a listener (emitGuarded), is
+// logged and the daemon goes on; one that cannot be read stops the start.
 
+import type { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -91,4 +92,24 @@ function guardCallback(log: Log) {
       }
     };
   };
+}
+
+/**
+ * emit() for the objects plugins listen on: every listener runs even when one throws (a plain
+ * emit would unwind into the agent and skip the rest); throws and rejected promises are logged.
+ * Returns whether anyone listened.
+ */
+export function emitGuarded(emitter: EventEmitter, event: string, args: readonly unknown[], log: Log): boolean {
+  // rawListeners: once() wrappers remove themselves when called, as in a plain emit.
+  const listeners = emitter.rawListeners(event);
+  const report = (err: unknown) => log.err({ err, event }, `a '${event}' listener threw`);
+  for (const listener of listeners) {
+    try {
+      const result: unknown = Reflect.apply(listener, emitter, args);
+      if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, report);
+    } catch (err) {
+      report(err);
+    }
+  }
+  return listeners.length > 0;
 }

@@ -13,7 +13,6 @@ interface ChatArgs {
   self: string;
   sends: number;
   intervalMs: number;
-  startDelayMs?: number;
   lingerMs: number;
   refreshMs?: number;
 }
@@ -40,13 +39,19 @@ describe.skipIf(!netnsAvailable)('chat transport', () => {
   });
 
   const start = (host: string, args: ChatArgs) => seg.node(host, FIXTURE, [JSON.stringify(args)]);
+  /** Start sending on every end at once, when all are bound and joined. */
+  const go = async (...ends: Spawned[]) => {
+    await Promise.all(ends.map((p) => p.waitForLine(/"ready"/)));
+    for (const p of ends) p.kill('SIGUSR2');
+  };
 
   it('multicast: both hosts hear each other and themselves, with the configured TTL on the wire', async () => {
     const config = agentConfig({ chat: { mode: 'multicast', address: '239.255.42.99', port: 5400, interface: 'all', ttl: 3 } });
     const capture = seg.spawn('obs', ['tcpdump', '-i', 'eth0', '-n', '-v', '-l', '-c', '2', 'udp', 'and', 'dst', 'port', '5400']);
     await capture.waitForLine(/listening on/);
-    const run = { config, sends: 5, intervalMs: 50, startDelayMs: 400, lingerMs: 400 };
+    const run = { config, sends: 5, intervalMs: 50, lingerMs: 400 };
     const [a, b] = [start('a', { ...run, self: 'a' }), start('b', { ...run, self: 'b' })];
+    await go(a, b);
     await Promise.all([finished(a), finished(b)]);
     expect(received(a)).toEqual([...series('a', 5), ...series('b', 5)]);
     expect(received(b)).toEqual([...series('a', 5), ...series('b', 5)]);
@@ -58,9 +63,10 @@ describe.skipIf(!netnsAvailable)('chat transport', () => {
 
   it('multicast: chat.interface as a NIC name or an interface address joins that interface', async () => {
     const chat = { mode: 'multicast' as const, address: '239.255.42.98', port: 5401, ttl: 1 };
-    const run = { sends: 3, intervalMs: 50, startDelayMs: 400, lingerMs: 300 };
+    const run = { sends: 3, intervalMs: 50, lingerMs: 300 };
     const a = start('a', { ...run, self: 'a', config: agentConfig({ chat: { ...chat, interface: 'eth0' } }) });
     const b = start('b', { ...run, self: 'b', config: agentConfig({ chat: { ...chat, interface: seg.host('b').ipv4 } }) });
+    await go(a, b);
     await Promise.all([finished(a), finished(b)]);
     expect(lines(a)[0]).toEqual({ ready: true, memberships: [{ name: 'eth0', address: seg.host('a').ipv4 }] });
     expect(lines(b)[0]).toEqual({ ready: true, memberships: [{ name: 'eth0', address: seg.host('b').ipv4 }] });
@@ -72,12 +78,13 @@ describe.skipIf(!netnsAvailable)('chat transport', () => {
     await seg.linkDown('b');
     try {
       const config = agentConfig({ chat: { mode: 'multicast', address: '239.255.42.97', port: 5402, interface: 'eth0', ttl: 1 } });
-      const b = start('b', { config, self: 'b', sends: 0, intervalMs: 0, lingerMs: 2_500, refreshMs: 100 });
+      const b = start('b', { config, self: 'b', sends: 0, intervalMs: 0, lingerMs: 400, refreshMs: 100 });
       await b.waitForLine(/"ready"/);
       expect(lines(b)[0]).toEqual({ ready: true, memberships: [] });
       await seg.linkUp('b');
       await waitFor(() => lines(b).some((l) => 'memberships' in l && !('ready' in l)), { what: 'b joins after link up' });
-      const a = start('a', { config, self: 'a', sends: 3, intervalMs: 50, startDelayMs: 200, lingerMs: 100 });
+      const a = start('a', { config, self: 'a', sends: 3, intervalMs: 50, lingerMs: 100 });
+      await go(a, b);
       await Promise.all([finished(a), finished(b)]);
       expect(received(b)).toEqual(series('a', 3));
     } finally {
@@ -95,8 +102,9 @@ describe.skipIf(!netnsAvailable)('chat transport', () => {
         { name: 'c', address: '192.0.2.99' },
       ],
     });
-    const run = { config, sends: 4, intervalMs: 50, startDelayMs: 300, lingerMs: 300 };
+    const run = { config, sends: 4, intervalMs: 50, lingerMs: 300 };
     const [a, b] = [start('a', { ...run, self: 'a' }), start('b', { ...run, self: 'b' })];
+    await go(a, b);
     await Promise.all([finished(a), finished(b)]);
     expect(received(a)).toEqual(series('b', 4));
     expect(received(b)).toEqual(series('a', 4));

@@ -28,10 +28,19 @@ function arpFrames(output: string): ArpFrame[] {
   return frames;
 }
 
-function result(p: Spawned): { counters: Record<string, number>; notifyMs: number; heartbeat: { samples: number; maxJitterMs: number; meanJitterMs: number } } {
-  const line = p.stdout.split('\n').find((l) => l.includes('"counters"'));
-  if (!line) throw new Error(`no result from the notifier fixture\n${p.stderr}`);
-  return JSON.parse(line);
+interface FixtureResult {
+  counters: Record<string, number>;
+  notifyMs: number;
+  heartbeat: { samples: number; maxJitterMs: number; meanJitterMs: number };
+  /** Seconds since the epoch, when the fixture cancelled the group. */
+  cancelledAt?: number;
+}
+
+function result(p: Spawned): FixtureResult {
+  const records = p.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Partial<FixtureResult>);
+  const main = records.find((r) => r.counters);
+  if (!main) throw new Error(`no result from the notifier fixture\n${p.stderr}`);
+  return { ...main, cancelledAt: records.find((r) => r.cancelledAt)?.cancelledAt } as FixtureResult;
 }
 
 describe.skipIf(!netnsAvailable)('notifier', () => {
@@ -122,6 +131,25 @@ describe.skipIf(!netnsAvailable)('notifier', () => {
     const all = [...broadcast, ...seenAtA.filter((f) => f.dstMac === a.mac)].map((f) => f.time).sort();
     expect(all.at(-1)! - all[0]!).toBeGreaterThanOrEqual(0.38);
     expect(figures.counters).toMatchObject({ arpReplyUnicast: 1, arpReplyBroadcast: 21, targetsNotified: 22, targetsSkipped: 1, sendErrors: 0 });
+  });
+
+  it('periodic refresh re-announces while held; cancel stops refresh and pending targets at once', async () => {
+    const b = seg.host('b');
+    const arp = await capture('obs', ['arp']);
+    const targets = Array.from({ length: 50 }, (_, i) => ({ ip: `192.0.2.${150 + i}` }));
+    const figures = await takeover('b', { burstCount: 1, refreshIntervalMs: 200, notifyRate: 20 }, { targets, cancelAfterMs: 700, lingerMs: 500 });
+    const frames = arpFrames(await stopCapture(arp)).filter((f) => f.sha === b.mac && f.spa === VIP4);
+    const garps = frames.filter((f) => f.tpa === VIP4);
+    // The burst, then a refresh every 200 ms until the cancel at about 700 ms.
+    expect(garps.length).toBeGreaterThanOrEqual(3);
+    expect(garps.every((f) => f.op === 1)).toBe(true);
+    expect(garps[1]!.time - garps[0]!.time).toBeGreaterThanOrEqual(0.19);
+    const sent = frames.filter((f) => f.tpa !== VIP4);
+    expect(sent.length).toBeGreaterThanOrEqual(5);
+    expect(sent.length).toBeLessThan(50);
+    // Nothing at all after the cancel.
+    expect(Math.max(...frames.map((f) => f.time))).toBeLessThanOrEqual(figures.cancelledAt!);
+    expect(figures.counters).toMatchObject({ garpRequest: garps.length, targetsNotified: sent.length });
   });
 
   it('10,000 targets leave a 100 ms heartbeat timer on time', async () => {

@@ -47,7 +47,7 @@ describe.skipIf(!netnsAvailable)('reconciler', () => {
 
   it('nothing is enforced before the first decision; then the computed state replaces what was there', async () => {
     await seg.exec('a', ['ip', 'addr', 'add', '192.0.2.200/24', 'dev', 'eth0']);
-    const p = start([{ afterMs: 800, apply: [1] }]);
+    const p = start([{ afterMs: 1_500, apply: [1] }]);
     await p.waitForLine(/"ready"/);
     await new Promise((r) => setTimeout(r, 500)); // two timer checks have run
     expect(await has('192.0.2.200', 24)).toBe(true);

@@ -104,6 +104,8 @@ export class Cluster {
   /** Overlaps of ownership that involved a frozen node (a paused process cannot act). */
   readonly freezeOverlaps: string[] = [];
   stepCount = 0;
+  /** How many steps the convergence invariants (b) and (c) were checked at. */
+  convergenceChecks = 0;
   /** Wire's skew window: a message older than this on arrival is rejected. */
   readonly skewMs: number;
 
@@ -364,6 +366,15 @@ export class Cluster {
     }
     // (b) and (c) once nothing has disturbed the cluster for long enough.
     if (this.now - this.lastDisturbance < this.settleMs() || this.blocked.size > 0 || this.running().some((node) => node.frozen)) return;
+    this.checkConvergence();
+  }
+
+  /** (b) placement matches the agreed view and (c) one config version, now. */
+  checkConvergence(): void {
+    const live = this.running().filter((node) => !node.frozen);
+    const config = live[0]?.core?.config;
+    if (config === undefined) return;
+    this.convergenceChecks++;
     for (const node of live) {
       const other = node.core!.config;
       if (other.version !== config.version || other.fingerprint !== config.fingerprint) {

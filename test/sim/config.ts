@@ -6,10 +6,12 @@ import type { ClusterConfig, NoQuorumPolicy, PlacementStrategy, VipGroup } from 
 
 export interface SimConfigSpec {
   nodes: string[];
-  /** Number of groups; group i holds 192.0.2.(10+i)/24 (one address each). */
+  /** Number of groups; group i holds 192.0.2.(10+i)/24, then 192.0.2.(60+i), ... for larger groups. */
   groups: number;
   /** group index → preferred node */
   prefer?: Record<number, string>;
+  /** group index → number of addresses (default 1) */
+  sizes?: Record<number, number>;
   /** group index → interface (default eth0) */
   interfaces?: Record<number, string>;
   version?: number;
@@ -28,11 +30,11 @@ export interface SimConfigSpec {
 
 export function simConfig(spec: SimConfigSpec): ClusterConfig {
   const groups: VipGroup[] = Array.from({ length: spec.groups }, (_, index) => {
-    const ip = `192.0.2.${10 + index + (spec.variant ?? 0) * 100}`;
+    const ips = Array.from({ length: spec.sizes?.[index] ?? 1 }, (_, k) => `192.0.2.${10 + index + k * 50 + (spec.variant ?? 0) * 100}`).sort();
     const group: VipGroup = {
       index,
-      key: ip,
-      addresses: [{ interface: spec.interfaces?.[index] ?? 'eth0', ip, family: 4, prefixLength: 24, netmask: '255.255.255.0', broadcast: '192.0.2.255', network: '192.0.2.0' }],
+      key: ips[0]!,
+      addresses: ips.map((ip) => ({ interface: spec.interfaces?.[index] ?? 'eth0', ip, family: 4 as const, prefixLength: 24, netmask: '255.255.255.0', broadcast: '192.0.2.255', network: '192.0.2.0' })),
     };
     const preferred = spec.prefer?.[index];
     if (preferred !== undefined) group.preferred = preferred;

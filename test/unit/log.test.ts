@@ -96,6 +96,15 @@ describe('syslog driver', () => {
     ]);
   });
 
+  it('sends the JSON record as the message when logging.json is set', () => {
+    const fake = fakeSyslog();
+    const log = createLogger(logging({ driver: 'syslog', json: true }), { ident: 'vippyd', syslog: fake.sink });
+    log.err({ group: 1 }, 'if_down failed');
+    const [, level, message] = fake.calls[1] as [string, string, string];
+    expect(level).toBe('err');
+    expect(JSON.parse(message)).toMatchObject({ level: 'err', group: 1, msg: 'if_down failed' });
+  });
+
   it('refuses to start without the native functions', () => {
     expect(() => createLogger(logging({ driver: 'syslog' }), { ident: 'vippyd' })).toThrow(LoggingSetupError);
   });

@@ -3,8 +3,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger, type Log } from '../../src/log/logger.js';
-import { GuardedEmitter } from '../../src/plugins/guard.js';
-import { loadPlugins, PluginLoadError } from '../../src/plugins/loader.js';
+import { EventEmitter } from 'node:events';
+import { emitGuarded, loadPlugins, PluginLoadError } from '../../src/plugins/loader.js';
 
 const everything = { emerg: true, alert: true, crit: true, err: true, warning: true, notice: true, info: true, debug: true };
 
@@ -12,8 +12,8 @@ let dir: string;
 let records: Record<string, any>[];
 let log: Log;
 
-/** A stand-in for the agent's VippyConfig: the health API plugins use, on a guarded emitter. */
-class FakeConfig extends GuardedEmitter {
+/** A stand-in for the agent's VippyConfig: the health API plugins use. */
+class FakeConfig extends EventEmitter {
   reasons = new Map<string, boolean>();
   history: [boolean, string][] = [];
   reports: unknown[] = [];
@@ -84,7 +84,7 @@ describe('loadPlugins', () => {
        }, 10);
        config.on('stop', function () { clearInterval(pingInterval); });`,
     );
-    const config = new FakeConfig(log, 'config');
+    const config = new FakeConfig();
     expect(await loadPlugins([path], { config, manager: {}, network: {} }, log)).toEqual([{ path, loaded: true }]);
 
     const { createRequire } = await import('node:module');
@@ -115,7 +115,7 @@ describe('loadPlugins', () => {
        });
        function __filename_check() { try { null.x } catch (e) { return e.stack.includes(${JSON.stringify(join(dir, 'probe.js'))}); } }`,
     );
-    const config = new FakeConfig(log, 'config');
+    const config = new FakeConfig();
     await loadPlugins([path], { config, manager: { name: 'manager' }, network: { name: 'network' } }, log);
     expect(config.reports).toEqual([
       {
@@ -128,7 +128,7 @@ describe('loadPlugins', () => {
   it('logs a plugin that throws while loading, with its stack, and loads the next one', async () => {
     const broken = plugin('broken.js', `config.report('before');\nundefinedFunction();\n`);
     const fine = plugin('fine.js', `config.report('fine');`);
-    const config = new FakeConfig(log, 'config');
+    const config = new FakeConfig();
     const result = await loadPlugins([broken, fine], { config, manager: {}, network: {} }, log);
     expect(result).toEqual([
       { path: broken, loaded: false },
@@ -149,7 +149,7 @@ describe('loadPlugins', () => {
   it('refuses to start when a plugin cannot be read, before running any', async () => {
     const fine = plugin('fine.js', `config.report('ran');`);
     const missing = join(dir, 'missing.js');
-    const config = new FakeConfig(log, 'config');
+    const config = new FakeConfig();
     const loading = loadPlugins([fine, missing], { config, manager: {}, network: {} }, log);
     await expect(loading).rejects.toThrow(new PluginLoadError(`cannot read plugin ${missing}: ENOENT`));
     expect(config.reports).toEqual([]);
@@ -161,7 +161,7 @@ describe('loadPlugins', () => {
       `var n = 0;
        var t = setInterval(function () { n++; config.report(n); if (n === 1) throw new Error('tick ' + n); if (n === 3) clearInterval(t); }, 5);`,
     );
-    const config = new FakeConfig(log, 'config');
+    const config = new FakeConfig();
     await loadPlugins([path], { config, manager: {}, network: {} }, log);
     await until(() => config.reports.length === 3);
     expect(errors()).toHaveLength(1);
@@ -169,46 +169,57 @@ describe('loadPlugins', () => {
   });
 });
 
-describe('GuardedEmitter', () => {
+describe('emitGuarded', () => {
   it('runs every listener even when one throws, and logs the throw', () => {
-    const manager = new GuardedEmitter(log, 'manager');
+    const manager = new EventEmitter();
     const seen: string[] = [];
     manager.on('state-change', () => seen.push('first'));
     manager.on('state-change', () => {
       throw new Error('plugin bug');
     });
     manager.on('state-change', (ownership) => seen.push(`third ${JSON.stringify(ownership)}`));
-    expect(manager.emit('state-change', { _: [] })).toBe(true);
+    expect(emitGuarded(manager, 'state-change', [{ _: [] }], log)).toBe(true);
     expect(seen).toEqual(['first', 'third {"_":[]}']);
-    expect(errors()).toEqual([expect.objectContaining({ emitter: 'manager', event: 'state-change', err: expect.objectContaining({ message: 'plugin bug' }) })]);
+    expect(errors()).toEqual([
+      expect.objectContaining({ msg: "a 'state-change' listener threw", event: 'state-change', err: expect.objectContaining({ message: 'plugin bug' }) }),
+    ]);
   });
 
   it('keeps once() semantics and `this`', () => {
-    const network = new GuardedEmitter(log, 'network');
+    const network = new EventEmitter();
     const calls: unknown[] = [];
     network.once('up', function (this: unknown, ok: boolean) {
       calls.push([this === network, ok]);
     });
-    network.emit('up', true);
-    network.emit('up', false);
+    emitGuarded(network, 'up', [true], log);
+    emitGuarded(network, 'up', [false], log);
     expect(calls).toEqual([[true, true]]);
     expect(network.listenerCount('up')).toBe(0);
   });
 
   it('logs a rejected promise from an async listener', async () => {
-    const config = new GuardedEmitter(log, 'config');
+    const config = new EventEmitter();
     config.on('stop', async () => {
       throw new Error('async cleanup failed');
     });
-    config.emit('stop');
+    emitGuarded(config, 'stop', [], log);
     await sleep(0);
     expect(errors()[0]).toMatchObject({ event: 'stop', err: { message: 'async cleanup failed' } });
   });
 
-  it("still throws an 'error' event nobody listens to, and reports false for other unheard events", () => {
-    const emitter = new GuardedEmitter(log, 'config');
-    expect(() => emitter.emit('error', new Error('unheard'))).toThrow('unheard');
-    expect(emitter.emit('ignore', 'hash')).toBe(false);
+  it('guards listeners a plugin registered from its own context', async () => {
+    const path = plugin('listener.js', `config.on('config-change', function () { throw new TypeError('plugin listener bug'); });`);
+    const config = new FakeConfig();
+    const after: string[] = [];
+    await loadPlugins([path], { config, manager: {}, network: {} }, log);
+    config.on('config-change', () => after.push('agent listener ran'));
+    expect(emitGuarded(config, 'config-change', [], log)).toBe(true);
+    expect(after).toEqual(['agent listener ran']);
+    expect(errors()[0]).toMatchObject({ event: 'config-change', err: { type: 'TypeError', message: 'plugin listener bug' } });
+  });
+
+  it('reports whether anyone listened, like emit', () => {
+    expect(emitGuarded(new EventEmitter(), 'ignore', ['hash'], log)).toBe(false);
   });
 });
 

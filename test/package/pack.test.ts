@@ -1,0 +1,57 @@
+// The published package: `npm pack` (prepack builds TypeScript and the stripped prebuilt addon)
+// must carry prebuilds/vippy-linux-x64/node-napi-v8.node, and installing that tarball in an empty
+// directory must load the addon without compiling: no cmake or g++ on PATH, no build/ directory.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const PROJECT_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const PREBUILD = `prebuilds/vippy-${process.platform}-${process.arch}/node-napi-v8.node`;
+const work = mkdtempSync(join(tmpdir(), 'vippy-pack-'));
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A PATH holding only node, npm and sh (npm runs scripts with it): no compiler, no cmake. */
+function compilerFreePath(): string {
+  const bin = join(work, 'bin');
+  mkdirSync(bin);
+  symlinkSync(process.execPath, join(bin, 'node'));
+  symlinkSync(join(process.execPath, '../../lib/node_modules/npm/bin/npm-cli.js'), join(bin, 'npm'));
+  symlinkSync('/bin/sh', join(bin, 'sh'));
+  return bin;
+}
+
+it('packs the prebuilt addon and installs it without a compiler', async () => {
+  const npmOptions = { maxBuffer: 64 << 20, env: { ...process.env, npm_config_update_notifier: 'false' } };
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: PROJECT_ROOT, ...npmOptions });
+  const [manifest] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  const files = manifest!.files.map((f) => f.path);
+  expect(files).toContain(PREBUILD);
+  expect(files).toContain('binding-options.cjs');
+  expect(files).toContain('dist/bindings/index.js');
+  // The source stays in the package for platforms without a prebuild.
+  expect(files).toContain('CMakeLists.txt');
+  expect(files).toContain('native/netlink.cc');
+
+  const app = join(work, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  const env = { ...npmOptions.env, PATH: compilerFreePath() };
+  await expect(run('/bin/sh', ['-c', 'command -v cmake || command -v g++ || command -v c++'], { env })).rejects.toThrow();
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(work, manifest!.filename)],
+    { cwd: app, ...npmOptions, env });
+
+  const installed = join(app, 'node_modules', 'vippy');
+  expect(existsSync(join(installed, PREBUILD))).toBe(true);
+  expect(existsSync(join(installed, 'build'))).toBe(false);
+  const script = `const { native } = await import('./node_modules/vippy/dist/bindings/index.js');
+    console.log(JSON.stringify(native.listInterfaces().map((i) => i.name)));`;
+  const loaded = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env });
+  expect(JSON.parse(loaded.stdout)).toContain('lo');
+  expect(existsSync(join(installed, 'build'))).toBe(false);
+}, 600_000);

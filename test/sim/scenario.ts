@@ -1,0 +1,208 @@
+// Scenario scripts in the style of etcd-io/raft's testdata: each block is one command, a line
+// "----", and the transcript that command produced, ended by a blank line. Running a script
+// regenerates every transcript; the test compares the whole file (VIPPY_SIM_REWRITE=1 writes it).
+//
+// Commands (durations like 500ms, 3s; node lists comma-separated):
+//   cluster nodes=a,b groups=N [prefer=G:node,..] [iface=G:eth1,..] [size=G:addresses,..] [quorum=N] [policy=stop|freeze|ignore]
+//           [placement=vippy|balanced] [preempt=false] [preempt-delay=D] [interval=D] [stale=D]
+//           [mature=D] [guard=D] [seed=N] [delay=MIN-MAX] [loss=P]
+//   start [a b ..]        crash a      restart a     freeze a     resume a     stop a
+//   run D                 heal         partition a,b | c,d         block a -> b,c
+//   net [loss=P] [dup=P] [delay=MIN-MAX]
+//   health a REASON=true|false         carrier a IFACE up|down
+//   load a version=N [groups=N] [variant=N] [prefer=..]   (config-loaded: a SIGHUP with a new file)
+//   holders               status a
+
+import { Cluster } from './cluster.js';
+import { simConfig, type SimConfigSpec } from './config.js';
+import { status } from '../../src/core/index.js';
+import type { NoQuorumPolicy, PlacementStrategy } from '../../src/config/model.js';
+
+export interface Block { command: string; output: string; }
+
+export function parseScript(text: string, name: string): Block[] {
+  const lines = text.split('\n');
+  const blocks: Block[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    const line = lines[i]!;
+    if (line.trim() === '' || line.startsWith('#')) {
+      i++;
+      continue;
+    }
+    if (lines[i + 1] !== '----') throw new Error(`${name}:${i + 2}: expected "----" after the command "${line}"`);
+    const output: string[] = [];
+    i += 2;
+    while (i < lines.length && lines[i] !== '') output.push(lines[i++]!);
+    blocks.push({ command: line, output: output.join('\n') });
+  }
+  return blocks;
+}
+
+export function formatScript(blocks: readonly Block[], comments: string): string {
+  return comments + blocks.map((block) => `${block.command}\n----\n${block.output}\n`).join('\n');
+}
+
+/** The leading comment lines of a script (kept when rewriting). */
+export function leadingComments(text: string): string {
+  const lines = text.split('\n');
+  const end = lines.findIndex((line) => !line.startsWith('#') && line.trim() !== '');
+  return end <= 0 ? '' : lines.slice(0, end).join('\n').replace(/\n*$/, '\n\n');
+}
+
+function duration(text: string, where: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(text);
+  if (match === null) throw new Error(`${where}: "${text}" is not a duration (like 500ms or 3s)`);
+  return Number(match[1]) * (match[2] === 's' ? 1000 : 1);
+}
+
+function keyValues(words: readonly string[], where: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const word of words) {
+    const at = word.indexOf('=');
+    if (at <= 0) throw new Error(`${where}: expected key=value, got "${word}"`);
+    map.set(word.slice(0, at), word.slice(at + 1));
+  }
+  return map;
+}
+
+function pairs(text: string | undefined): Record<number, string> {
+  if (text === undefined) return {};
+  return Object.fromEntries(text.split(',').map((pair) => {
+    const [group, value] = pair.split(':');
+    return [Number(group), value!];
+  }));
+}
+
+export class ScenarioRunner {
+  private cluster: Cluster | undefined;
+  private spec: SimConfigSpec | undefined;
+
+  constructor(private readonly name: string) {}
+
+  run(command: string, line: number): string {
+    const where = `${this.name}:${line}`;
+    const [verb, ...args] = command.trim().split(/\s+/);
+    if (verb === 'cluster') return this.createCluster(args, where);
+    const cluster = this.cluster;
+    if (cluster === undefined) throw new Error(`${where}: "cluster" must come first`);
+    const mark = cluster.transcript.length;
+    const extra: string[] = [];
+    switch (verb) {
+      case 'start':
+        for (const name of args.length > 0 ? args : [...cluster.nodes.keys()]) cluster.start(name);
+        break;
+      case 'crash': cluster.crash(args[0]!); break;
+      case 'restart': cluster.restart(args[0]!); break;
+      case 'freeze': cluster.freeze(args[0]!); break;
+      case 'resume': cluster.resume(args[0]!); break;
+      case 'stop': cluster.stop(args[0]!); break;
+      case 'run': cluster.run(duration(args[0] ?? '', where)); break;
+      case 'heal': cluster.heal(); break;
+      case 'partition':
+        cluster.partition(args.join(' ').split('|').map((side) => side.trim().split(',').filter(Boolean)));
+        break;
+      case 'block': {
+        const [from, arrow, to] = args;
+        if (arrow !== '->' || from === undefined || to === undefined) throw new Error(`${where}: usage: block a -> b,c`);
+        cluster.block(from, to.split(','));
+        break;
+      }
+      case 'net': {
+        const options = keyValues(args, where);
+        const delay = options.get('delay')?.split('-').map(Number);
+        cluster.setNet({
+          ...(options.has('loss') ? { loss: Number(options.get('loss')) } : {}),
+          ...(options.has('dup') ? { duplicate: Number(options.get('dup')) } : {}),
+          ...(delay !== undefined ? { delayMin: delay[0]!, delayMax: delay[1]! } : {}),
+        });
+        break;
+      }
+      case 'health': {
+        const [name, setting] = args;
+        const [reason, value] = (setting ?? '').split('=');
+        if (name === undefined || !reason || (value !== 'true' && value !== 'false')) throw new Error(`${where}: usage: health a reason=true|false`);
+        cluster.inject(name, { type: 'health', reason, ok: value === 'true' });
+        break;
+      }
+      case 'carrier': {
+        const [name, iface, state] = args;
+        if (name === undefined || iface === undefined || (state !== 'up' && state !== 'down')) throw new Error(`${where}: usage: carrier a eth1 up|down`);
+        cluster.inject(name, { type: 'carrier', interface: iface, up: state === 'up' });
+        break;
+      }
+      case 'load': {
+        const [name, ...rest] = args;
+        const options = keyValues(rest, where);
+        const spec: SimConfigSpec = { ...this.spec! };
+        if (options.has('version')) spec.version = Number(options.get('version'));
+        if (options.has('groups')) spec.groups = Number(options.get('groups'));
+        if (options.has('variant')) spec.variant = Number(options.get('variant'));
+        if (options.has('prefer')) spec.prefer = pairs(options.get('prefer'));
+        cluster.inject(name!, { type: 'config-loaded', config: simConfig(spec) });
+        break;
+      }
+      case 'holders':
+        extra.push(...cluster.describeHolders());
+        break;
+      case 'status': {
+        const node = cluster.nodes.get(args[0] ?? '');
+        if (node?.core == null) throw new Error(`${where}: status needs a running node`);
+        const s = status(node.core);
+        extra.push(
+          `${s.self}: ${s.mode}${s.inactiveReason === null ? '' : ` (${s.inactiveReason})`}, v${s.version}, quorum ${s.quorum.seen}/${s.quorum.needed}${s.quorum.ok ? '' : ' (none)'}, heard by ${s.quorum.heardBy}, holds [${s.held.join(' ')}]`,
+          `ownership ${JSON.stringify(s.ownership)}`,
+          ...s.peers.map((p) => `  ${p.name}: ${p.fresh ? 'fresh' : p.alive ? 'vouched' : 'silent'}${p.active ? ' active' : ''}${p.leaving ? ' leaving' : ''} holds [${p.held.join(' ')}]`),
+        );
+        break;
+      }
+      default:
+        throw new Error(`${where}: unknown command "${verb}"`);
+    }
+    const lines = [...cluster.transcript.slice(mark), ...extra];
+    return lines.length === 0 ? '(nothing)' : lines.join('\n');
+  }
+
+  private createCluster(args: string[], where: string): string {
+    const options = keyValues(args, where);
+    const ms = (key: string) => (options.has(key) ? duration(options.get(key)!, where) : undefined);
+    const nodes = options.get('nodes')?.split(',');
+    if (nodes === undefined) throw new Error(`${where}: cluster needs nodes=a,b,...`);
+    const spec: SimConfigSpec = {
+      nodes,
+      groups: Number(options.get('groups') ?? 1),
+      prefer: pairs(options.get('prefer')),
+      interfaces: pairs(options.get('iface')),
+      sizes: Object.fromEntries(Object.entries(pairs(options.get('size'))).map(([g, n]) => [g, Number(n)])),
+      quorum: Number(options.get('quorum') ?? 1),
+      placement: (options.get('placement') ?? 'vippy') as PlacementStrategy,
+      preempt: options.get('preempt') !== 'false',
+    };
+    if (options.has('policy')) spec.policy = options.get('policy') as NoQuorumPolicy;
+    for (const [key, field] of [['interval', 'intervalMs'], ['stale', 'staleMs'], ['mature', 'matureMs'], ['guard', 'guardMs'], ['preempt-delay', 'preemptDelayMs']] as const) {
+      const value = ms(key);
+      if (value !== undefined) spec[field] = value;
+    }
+    const delay = options.get('delay')?.split('-').map(Number);
+    this.spec = spec;
+    const config = simConfig(spec);
+    this.cluster = new Cluster({
+      seed: Number(options.get('seed') ?? 1),
+      config,
+      net: { loss: Number(options.get('loss') ?? 0), ...(delay ? { delayMin: delay[0]!, delayMax: delay[1]! } : {}) },
+    });
+    const t = config.timing;
+    return `${nodes.length} nodes, ${spec.groups} groups, quorum ${config.quorum} (${config.noQuorumPolicy}), interval ${t.intervalMs} stale ${t.staleMs} guard ${t.guardMs} mature ${t.matureMs} ms`;
+  }
+}
+
+/** Runs a script and returns it with every transcript regenerated. */
+export function runScript(text: string, name: string): string {
+  const runner = new ScenarioRunner(name);
+  const lines = text.split('\n');
+  const blocks = parseScript(text, name).map((block) => {
+    const line = lines.indexOf(block.command) + 1;
+    return { command: block.command, output: runner.run(block.command, line) };
+  });
+  return formatScript(blocks, leadingComments(text));
+}

@@ -1,0 +1,99 @@
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createMetrics, MetricsListenError, parseListen, startMetricsServer } from '../../src/control/metrics.js';
+import { createLogger } from '../../src/log/logger.js';
+
+const log = createLogger(
+  { driver: 'none', facility: 'local7', json: false, mask: { emerg: true, alert: true, crit: true, err: true, warning: true, notice: true, info: true, debug: true } },
+  { ident: 'test', destination: { write: () => {} } },
+);
+
+describe('createMetrics', () => {
+  it('exposes the issue 8 metrics, with their labels, and event-loop lag', async () => {
+    const metrics = createMetrics();
+    metrics.groupsHeld.set(2);
+    metrics.active.set(1);
+    metrics.configVersion.set(7);
+    metrics.ownershipTransitions.inc({ direction: 'acquired' }, 2);
+    metrics.ownershipTransitions.inc({ direction: 'released' });
+    metrics.announcementsSent.inc(10);
+    metrics.announcementsReceived.inc(20);
+    metrics.announcementsRejected.inc({ reason: 'replay' }, 3);
+    metrics.peersUp.set(2);
+    metrics.takeoverSeconds.observe(0.042);
+    metrics.notifyFrames.inc({ kind: 'garp' }, 5);
+
+    const text = await metrics.registry.metrics();
+    for (const line of [
+      'vippy_groups_held 2',
+      'vippy_active 1',
+      'vippy_config_version 7',
+      'vippy_ownership_transitions_total{direction="acquired"} 2',
+      'vippy_ownership_transitions_total{direction="released"} 1',
+      'vippy_announcements_sent_total 10',
+      'vippy_announcements_received_total 20',
+      'vippy_announcements_rejected_total{reason="replay"} 3',
+      'vippy_peers_up 2',
+      'vippy_takeover_duration_seconds_bucket{le="0.05"} 1',
+      'vippy_takeover_duration_seconds_bucket{le="0.025"} 0',
+      'vippy_takeover_duration_seconds_count 1',
+      'vippy_notify_frames_sent_total{kind="garp"} 5',
+    ]) {
+      expect(text.split('\n')).toContain(line);
+    }
+    expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
+  });
+
+  it('gives each call its own registry', async () => {
+    const a = createMetrics();
+    const b = createMetrics();
+    a.groupsHeld.set(5);
+    expect(await b.registry.metrics()).toContain('vippy_groups_held 0');
+  });
+});
+
+describe('parseListen', () => {
+  it.each([
+    ['127.0.0.1:9100', { host: '127.0.0.1', port: 9100 }],
+    ['[::1]:9100', { host: '::1', port: 9100 }],
+    ['metrics.example:0', { host: 'metrics.example', port: 0 }],
+  ])('%s', (listen, parts) => {
+    expect(parseListen(listen)).toEqual(parts);
+  });
+
+  it.each(['9100', '127.0.0.1', '::1:9100', '127.0.0.1:70000', ':9100'])('refuses %s naming the key', (listen) => {
+    expect(() => parseListen(listen)).toThrow(new MetricsListenError(`metrics.listen: "${listen}" is not HOST:PORT (or [IPv6]:PORT)`));
+  });
+});
+
+describe('startMetricsServer', () => {
+  it('serves /metrics in the Prometheus format and 404 elsewhere', async () => {
+    const metrics = createMetrics();
+    metrics.peersUp.set(4);
+    const server = await startMetricsServer('127.0.0.1:0', metrics.registry, log);
+    try {
+      const base = `http://127.0.0.1:${server.address.port}`;
+      const reply = await fetch(`${base}/metrics`);
+      expect(reply.status).toBe(200);
+      expect(reply.headers.get('content-type')).toBe(metrics.registry.contentType);
+      expect(await reply.text()).toContain('vippy_peers_up 4\n');
+      expect((await fetch(`${base}/status`)).status).toBe(404);
+      expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('names the address when it cannot listen', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as net.AddressInfo;
+    try {
+      await expect(startMetricsServer(`127.0.0.1:${port}`, createMetrics().registry, log)).rejects.toThrow(
+        `cannot serve metrics on 127.0.0.1:${port}: EADDRINUSE`,
+      );
+    } finally {
+      taken.close();
+    }
+  });
+});
