@@ -4,9 +4,11 @@
 //
 //   npx tsx bench/failover.ts [--runs N] [--quick] [--parallel P] [--systems vippy,keepalived,ucarp]
 //                             [--settings tuned,default] [--cases crash,freeze,graceful,linkdown,drain]
+//                             [--skip-idle]
 //
 // → bench/results/failover.json (section "failover"), bench/results/failover.png (bench/plot.py),
-//   and the generated tables in docs/benchmarks.md. See docs/benchmarks.md for what is measured.
+//   and the generated tables in docs/benchmarks.md. Then (unless --skip-idle) the idle cost of a
+//   five-node cluster, section "idle" of the same file. See docs/benchmarks.md for what is measured.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT, run } from '../test/netns/harness.js';
 import { SYSTEM_PYTHON, ensureTools } from './failover/deps.js';
 import { addRatios, renderTables, summarizeCell, targetsOf, type Cell } from './failover/report.js';
+import { measureIdle } from './failover/idle.js';
 import { measureRun } from './failover/run.js';
 import { ALL_CASES, VIP, systemsUnderTest } from './failover/systems.js';
 import { recordResults, resultsDir } from './lib/results.js';
@@ -26,6 +29,7 @@ const { values: options } = parseArgs({
     systems: { type: 'string', default: 'vippy,keepalived,ucarp' },
     settings: { type: 'string', default: 'tuned,default' },
     cases: { type: 'string', default: ALL_CASES.join(',') },
+    'skip-idle': { type: 'boolean', default: false },
   },
 });
 
@@ -112,12 +116,16 @@ const figures = {
 };
 log(`written to ${recordResults('failover.json', 'failover', figures)}`);
 
+// Alone on the machine as well, after the fail-over runs.
+const idle = options['skip-idle'] ? undefined : await measureIdle();
+if (idle) log(`idle cost written to ${recordResults('failover.json', 'idle', idle)}`);
+
 const chart = path.join(resultsDir, 'failover.png');
 const plotted = await run([SYSTEM_PYTHON, path.join(PROJECT_ROOT, 'bench/plot.py'), path.join(resultsDir, 'failover.json'), chart], { allowFail: true, timeoutMs: 120_000 });
 log(plotted.code === 0 ? `chart ${chart}` : `bench/plot.py failed: ${plotted.stderr.trim()}`);
 
 const docs = path.join(PROJECT_ROOT, 'docs/benchmarks.md');
-writeFileSync(docs, replaceGenerated(readFileSync(docs, 'utf8'), renderTables(figures)));
+writeFileSync(docs, replaceGenerated(readFileSync(docs, 'utf8'), renderTables(figures, idle)));
 log(`tables in ${docs}`);
 
 /** Swap the text between the generated-section markers of docs/benchmarks.md. */

@@ -43,9 +43,9 @@ def main(source, target):
             ax.set_title(title, fontsize=9)
             ax.grid(axis="y", which="both", alpha=0.3)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.6) for _, c in SYSTEMS]
-    fig.legend(handles, [s for s, _ in SYSTEMS], loc="upper center", ncol=len(SYSTEMS))
+    fig.legend(handles, [s for s, _ in SYSTEMS], loc="lower center", ncol=len(SYSTEMS))
     fig.suptitle("Fail-over latency (whiskers p5-p95), one fresh namespace segment per run", y=0.995, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     fig.savefig(target, dpi=110)
 
 

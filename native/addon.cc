@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <iterator>
 
 namespace vippy {
 
@@ -84,18 +85,33 @@ std::string FormatIp(int family, const void* bytes) {
   return inet_ntop(family, bytes, text, sizeof text) ? text : "";
 }
 
-std::string FormatMac(const unsigned char* bytes, size_t length) {
+namespace {
+Napi::Value Latin1(Napi::Env env, const char* text, size_t length) {
+  napi_value value;
+  NAPI_THROW_IF_FAILED(env, napi_create_string_latin1(env, text, length, &value), Napi::Value());
+  return Napi::Value(env, value);
+}
+}  // namespace
+
+Napi::Value AsciiValue(Napi::Env env, const char* text) { return Latin1(env, text, std::strlen(text)); }
+
+Napi::Value IpValue(Napi::Env env, int family, const void* bytes) {
+  char text[INET6_ADDRSTRLEN];
+  return AsciiValue(env, inet_ntop(family, bytes, text, sizeof text) ? text : "");
+}
+
+Napi::Value MacValue(Napi::Env env, const unsigned char* bytes, size_t length) {
   static const char digits[] = "0123456789abcdef";
+  char text[3 * 32];
+  size_t used = 0;
   bool allZero = true;
-  for (size_t i = 0; i < length; i++) allZero = allZero && bytes[i] == 0;
-  if (allZero) return "";  // lo and tunnels: no hardware address
-  std::string text;
-  for (size_t i = 0; i < length; i++) {
-    if (i) text += ':';
-    text += digits[bytes[i] >> 4];
-    text += digits[bytes[i] & 15];
+  for (size_t i = 0; i < length && i < 32; i++) {
+    allZero = allZero && bytes[i] == 0;
+    text[used++] = digits[bytes[i] >> 4];
+    text[used++] = digits[bytes[i] & 15];
+    text[used++] = ':';
   }
-  return text;
+  return Latin1(env, text, allZero ? 0 : used - 1);
 }
 
 void RecordMaker::Init(Napi::Env env, std::initializer_list<const char*> fields) {
@@ -111,14 +127,22 @@ void RecordMaker::Init(Napi::Env env, std::initializer_list<const char*> fields)
       required += (required.empty() ? "" : ", ") + field + ": " + parameter;
     }
   }
-  std::string source = "(function (" + parameters + ") { const o = { " + required + " }; " + optional + "return o; })";
+  std::string source = "(function (target, " + parameters + ") { const o = { " + required + " }; " + optional +
+                       "if (target !== undefined) target.push(o); return o; })";
   napi_value function;
   NAPI_THROW_IF_FAILED_VOID(env, napi_run_script(env, Napi::String::New(env, source), &function));
   function_ = Napi::Persistent(Napi::Function(env, function));
 }
 
-Napi::Object RecordMaker::Make(Napi::Env env, std::initializer_list<napi_value> values) const {
-  return function_.Value().Call(env.Undefined(), values).As<Napi::Object>();
+Napi::Object RecordMaker::Make(Napi::Env env, std::initializer_list<napi_value> values, napi_value appendTo) const {
+  napi_value arguments[16];
+  size_t count = 0;
+  arguments[count++] = appendTo ? appendTo : napi_value(env.Undefined());
+  for (napi_value value : values) {
+    if (count == std::size(arguments)) throw Napi::Error::New(env, "RecordMaker: too many fields");
+    arguments[count++] = value;
+  }
+  return function_.Value().Call(env.Undefined(), count, arguments).As<Napi::Object>();
 }
 
 NetlinkSocket& RequestSocket(Napi::Env env) {

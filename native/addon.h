@@ -44,17 +44,23 @@ struct IpAddress {
 };
 // Parses "192.0.2.1" / "2001:db8::1"; family 0 accepts either. Throws a TypeError naming `what`.
 IpAddress RequireIp(Napi::Env env, const Napi::Value& v, const std::string& what, int family = 0);
+// For messages.
 std::string FormatIp(int family, const void* bytes);
-std::string FormatMac(const unsigned char* bytes, size_t length);
+// JS strings of addresses, built from a stack buffer as Latin-1 (ASCII: no UTF-8 decoding).
+Napi::Value IpValue(Napi::Env env, int family, const void* bytes);
+// "aa:bb:cc:dd:ee:ff"; "" when all zero (lo and tunnels have no hardware address).
+Napi::Value MacValue(Napi::Env env, const unsigned char* bytes, size_t length);
+Napi::Value AsciiValue(Napi::Env env, const char* text);
 
 // Builds one plain JS object per call from positional values. V8 makes object literals far
 // faster than N-API can set properties one by one: a 2,000-entry neighbour dump spent most of its
-// time in napi_set_named_property before this.
+// time in napi_set_named_property and napi_set_element before this.
 class RecordMaker {
  public:
   // Property names in argument order; a name ending in '?' is left out when its value is undefined.
   void Init(Napi::Env env, std::initializer_list<const char*> fields);
-  Napi::Object Make(Napi::Env env, std::initializer_list<napi_value> values) const;
+  // The new object; also pushed onto appendTo when given (cheaper than napi_set_element).
+  Napi::Object Make(Napi::Env env, std::initializer_list<napi_value> values, napi_value appendTo = nullptr) const;
 
  private:
   Napi::FunctionReference function_;

@@ -118,13 +118,10 @@ Napi::Value ListAddresses(const Napi::CallbackInfo& info) {
       static_cast<unsigned char>(RequireFamily(env, info[0], "listAddresses: family"));
   NlDump dump = RequestSocket(env).Dump(request);
   if (dump.status.error) throw SysError{dump.status.error, "RTM_GETADDR", "", "", -1, dump.status.extack};
-  InterfaceNames names;
+  InterfaceNames names(env);
   Napi::Array result = Napi::Array::New(env);
-  uint32_t count = 0;
   ForEachMessage(dump.messages.data(), dump.messages.size(), [&](const nlmsghdr* h) {
-    if (h->nlmsg_type != RTM_NEWADDR) return;
-    Napi::Object address = AddressToJs(env, h, names);
-    if (!address.IsEmpty()) result.Set(count++, address);
+    if (h->nlmsg_type == RTM_NEWADDR) AddressToJs(env, h, names, result);
   });
   return result;
 }
@@ -138,7 +135,7 @@ int RequireFamily(Napi::Env env, const Napi::Value& v, const std::string& what) 
   ThrowTypeError(env, what + " must be 4, 6 or undefined");
 }
 
-Napi::Object AddressToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& names) {
+Napi::Object AddressToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& names, napi_value appendTo) {
   auto* ifa = static_cast<const ifaddrmsg*>(NLMSG_DATA(h));
   if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) return Napi::Object();
   Attributes<ifaddrmsg, IFA_MAX> attrs(h);
@@ -150,12 +147,13 @@ Napi::Object AddressToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& names
   int index = static_cast<int>(ifa->ifa_index);
   // IFA_F_SECONDARY shares its bit with IPv6's IFA_F_TEMPORARY: only IPv4 has secondaries.
   return State(env).address.Make(env, {
-      Napi::Number::New(env, v4 ? 4 : 6), Napi::String::New(env, FormatIp(ifa->ifa_family, AttrData(local))),
-      Napi::Number::New(env, ifa->ifa_prefixlen), Napi::Number::New(env, index), Napi::String::New(env, names.Get(index)),
+      Napi::Number::New(env, v4 ? 4 : 6), IpValue(env, ifa->ifa_family, AttrData(local)),
+      Napi::Number::New(env, ifa->ifa_prefixlen), Napi::Number::New(env, index), names.Get(index),
       attrs[IFA_LABEL] ? Napi::String::New(env, AttrString(attrs[IFA_LABEL])) : env.Undefined(),
-      attrs[IFA_BROADCAST] ? Napi::String::New(env, FormatIp(AF_INET, AttrData(attrs[IFA_BROADCAST]))) : env.Undefined(),
+      attrs[IFA_BROADCAST] ? IpValue(env, AF_INET, AttrData(attrs[IFA_BROADCAST])) : env.Undefined(),
       Napi::Number::New(env, flags), Napi::Boolean::New(env, flags & IFA_F_TENTATIVE),
-      Napi::Boolean::New(env, flags & IFA_F_NODAD), Napi::Boolean::New(env, v4 && (flags & IFA_F_SECONDARY))});
+      Napi::Boolean::New(env, flags & IFA_F_NODAD), Napi::Boolean::New(env, v4 && (flags & IFA_F_SECONDARY))},
+      appendTo);
 }
 
 void InitAddresses(Napi::Env env, Napi::Object exports) {

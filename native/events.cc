@@ -93,7 +93,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       events.Set(count++, o);
     };
     if (pollError) overrun();
-    InterfaceNames names;
+    InterfaceNames names(env);
     for (int i = 0; i < kReadsPerWake && !pollError; i++) {
       ssize_t length = socket_.Receive(MSG_DONTWAIT);
       if (length == -EAGAIN) break;

@@ -39,7 +39,7 @@ std::vector<LinkInfo> DumpLinks(NetlinkSocket& socket) {
 Napi::Object LinkToJs(Napi::Env env, const LinkInfo& link) {
   return State(env).link.Make(env, {
       Napi::String::New(env, link.name), Napi::Number::New(env, link.index),
-      Napi::String::New(env, FormatMac(link.mac.data(), link.mac.size())), Napi::Number::New(env, link.mtu),
+      MacValue(env, link.mac.data(), link.mac.size()), Napi::Number::New(env, link.mtu),
       Napi::Number::New(env, link.flags), Napi::Boolean::New(env, link.flags & IFF_UP),
       Napi::Boolean::New(env, link.flags & IFF_RUNNING), Napi::Boolean::New(env, link.flags & IFF_LOWER_UP)});
 }
@@ -54,13 +54,13 @@ int InterfaceIndex(const std::string& name, const SysError& context) {
   return static_cast<int>(index);
 }
 
-const std::string& InterfaceNames::Get(int index) {
+Napi::Value InterfaceNames::Get(int index) {
   auto found = names_.find(index);
   if (found != names_.end()) return found->second;
   char name[IF_NAMESIZE] = "";
   // An interface deleted meanwhile has no name any more: "" rather than a failure.
   if (!if_indextoname(static_cast<unsigned>(index), name)) name[0] = '\0';
-  return names_.emplace(index, name).first->second;
+  return names_.emplace(index, Napi::String::New(env_, name)).first->second;
 }
 
 static Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {

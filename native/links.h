@@ -29,13 +29,16 @@ Napi::Object LinkToJs(Napi::Env env, const LinkInfo& link);
 // if_nametoindex, failing with ENODEV as a SysError that names the request being made.
 int InterfaceIndex(const std::string& name, const SysError& context);
 
-// Interface names by index, remembered for the duration of one dump or event batch.
+// Interface names by index as JS strings, remembered for the duration of one dump or event
+// batch (within one handle scope).
 class InterfaceNames {
  public:
-  const std::string& Get(int index);
+  explicit InterfaceNames(Napi::Env env) : env_(env) {}
+  Napi::Value Get(int index);
 
  private:
-  std::unordered_map<int, std::string> names_;
+  Napi::Env env_;
+  std::unordered_map<int, Napi::Value> names_;
 };
 
 }  // namespace vippy

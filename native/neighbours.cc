@@ -34,20 +34,18 @@ Napi::Value ListNeighbours(const Napi::CallbackInfo& info) {
       static_cast<unsigned char>(RequireFamily(env, info[0], "listNeighbours: family"));
   NlDump dump = RequestSocket(env).Dump(request);
   if (dump.status.error) throw SysError{dump.status.error, "RTM_GETNEIGH", "", "", -1, dump.status.extack};
-  InterfaceNames names;
+  InterfaceNames names(env);
   Napi::Array result = Napi::Array::New(env);
-  uint32_t count = 0;
   ForEachMessage(dump.messages.data(), dump.messages.size(), [&](const nlmsghdr* h) {
-    if (h->nlmsg_type != RTM_NEWNEIGH) return;
-    Napi::Object neighbour = NeighbourToJs(env, h, names, true);
-    if (!neighbour.IsEmpty()) result.Set(count++, neighbour);
+    if (h->nlmsg_type == RTM_NEWNEIGH) NeighbourToJs(env, h, names, true, result);
   });
   return result;
 }
 
 }  // namespace
 
-Napi::Object NeighbourToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& names, bool completeOnly) {
+Napi::Object NeighbourToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& names, bool completeOnly,
+                           napi_value appendTo) {
   auto* nd = static_cast<const ndmsg*>(NLMSG_DATA(h));
   if (nd->ndm_family != AF_INET && nd->ndm_family != AF_INET6) return Napi::Object();
   Attributes<ndmsg, NDA_MAX> attrs(h);
@@ -61,10 +59,11 @@ Napi::Object NeighbourToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& nam
     return Napi::Object();
   }
   return State(env).neighbour.Make(env, {
-      Napi::Number::New(env, nd->ndm_family == AF_INET ? 4 : 6), Napi::String::New(env, FormatIp(nd->ndm_family, ip)),
-      Napi::String::New(env, lladdr ? FormatMac(static_cast<const unsigned char*>(AttrData(lladdr)), AttrLength(lladdr)) : ""),
-      Napi::Number::New(env, nd->ndm_ifindex), Napi::String::New(env, names.Get(nd->ndm_ifindex)),
-      Napi::String::New(env, StateName(nd->ndm_state))});
+      Napi::Number::New(env, nd->ndm_family == AF_INET ? 4 : 6), IpValue(env, nd->ndm_family, ip),
+      lladdr ? MacValue(env, static_cast<const unsigned char*>(AttrData(lladdr)), AttrLength(lladdr)) : AsciiValue(env, ""),
+      Napi::Number::New(env, nd->ndm_ifindex), names.Get(nd->ndm_ifindex),
+      AsciiValue(env, StateName(nd->ndm_state))},
+      appendTo);
 }
 
 void InitNeighbours(Napi::Env env, Napi::Object exports) {

@@ -1,6 +1,7 @@
 // Turning runs into figures: per-cell summaries, vippy/keepalived ratios, the issue's targets for
 // vippy, and the markdown tables docs/benchmarks.md shows.
 import { summarize } from '../lib/results.js';
+import type { IdleFigures } from './idle.js';
 import type { RunFigures } from './run.js';
 import type { CaseName, SettingName, SystemUnderTest } from './systems.js';
 
@@ -107,7 +108,7 @@ function cellText(s: Summary | null): string {
   return s ? `${s.median} / ${s.p95} / ${s.max}` : '—';
 }
 
-export function renderTables(figures: { runsPerCase: number; cells: CellSummary[]; targets: Target[]; versions: Record<string, string>; durationS: number }): string {
+export function renderTables(figures: { runsPerCase: number; cells: CellSummary[]; targets: Target[]; versions: Record<string, string>; durationS: number }, idle?: IdleFigures): string {
   const lines: string[] = [];
   const v = figures.versions;
   lines.push(`Measured ${new Date().toISOString().slice(0, 10)} with \`${'npx tsx bench/failover.ts'}\`: ${figures.runsPerCase} runs per row, ` +
@@ -138,5 +139,13 @@ export function renderTables(figures: { runsPerCase: number; cells: CellSummary[
   lines.push('### Targets for vippy (issue 6 §3)', '');
   lines.push('| Target | Measured | Met |', '|---|---|---|');
   for (const t of figures.targets) lines.push(`| ${t.target} | ${t.figure} | ${t.met === null ? '—' : t.met ? 'yes' : '**no**'} |`);
+  if (idle) {
+    const row = (name: string, f: IdleFigures['vippy']) =>
+      `| ${name} (${f.settings}) | ${f.cpuPercent.median} / ${f.cpuPercent.max} | ${f.rssMiB.median} / ${f.rssMiB.max} |`;
+    lines.push('', `### Idle cost, ${idle.nodes}-node cluster`, '',
+      `CPU (% of one core, over ${idle.sampleSeconds} s) and RSS (MiB, the daemon's whole process group), median / max over the nodes. ` +
+      'Targets for vippy: RSS ≤ 80 MB, CPU ≤ 1 %.', '',
+      '| Daemon | CPU % | RSS MiB |', '|---|---|---|', row('vippy', idle.vippy), row('keepalived', idle.keepalived));
+  }
   return lines.join('\n');
 }

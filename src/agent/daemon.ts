@@ -22,6 +22,7 @@ import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
 import { statusBody, statusOwnership, type PeerStatus, type Status } from '../control/status.js';
+import { createMetrics, startMetricsServer, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
 import { createLogger, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
@@ -77,6 +78,10 @@ class Daemon implements DaemonView {
   private readonly arpScanner: ArpScanner;
   private watcher?: Watcher;
   private control?: ControlServer;
+  private metricsServer?: MetricsServer;
+  private readonly metrics: VippyMetrics = createMetrics();
+  /** Notifier counters already added to the notify-frames metric. */
+  private framesCounted = { garp: 0, 'arp-reply': 0, na: 0 };
   private wakeTimer?: NodeJS.Timeout;
   private recheckTimer?: NodeJS.Timeout;
   private stopping = false;
@@ -139,10 +144,18 @@ class Daemon implements DaemonView {
     } catch (err) {
       throw new StartupError(describeError(err));
     }
+    if (config.metrics) {
+      try {
+        this.metricsServer = await startMetricsServer(config.metrics.listen, this.metrics.registry, this.logger);
+      } catch (err) {
+        await this.control.close();
+        throw new StartupError(describeError(err));
+      }
+    }
     try {
       this.chat = await createChat(config, this.self, (buf, rinfo) => this.onDatagram(buf, rinfo), this.logger);
     } catch (err) {
-      await this.control.close();
+      await Promise.allSettled([this.control.close(), this.metricsServer?.close()]);
       throw new StartupError(describeError(err));
     }
 
@@ -197,6 +210,7 @@ class Daemon implements DaemonView {
         const datagram = this.codec.encodeAnnouncement(action.announcement, Date.now());
         this.chat?.send(datagram);
         this.stats.sendAnnounce++;
+        this.metrics.announcementsSent.inc();
         this.emit(this.events.config, 'send-announce', action.announcement);
         return;
       }
@@ -240,6 +254,8 @@ class Daemon implements DaemonView {
     const result = this.reconciler.plumb(index);
     for (const address of group.addresses) this.emit(this.events.network, 'up', result.ok, vippyIface(address));
     if (result.ok) {
+      this.metrics.ownershipTransitions.inc({ direction: 'acquired' });
+      this.observeTakeover(reason);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
     } else {
@@ -256,6 +272,7 @@ class Daemon implements DaemonView {
     const result = this.reconciler.unplumb(index);
     for (const address of group.addresses) this.emit(this.events.network, 'down', result.ok, vippyIface(address));
     if (result.ok) {
+      this.metrics.ownershipTransitions.inc({ direction: 'released' });
       this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
     } else {
       this.logger.crit({ event: 'unplumb-failed', group: index, err: result.error }, `if_down ${describeGroup(this.current, index)} failed: ${result.error}`);
@@ -271,6 +288,7 @@ class Daemon implements DaemonView {
     if (!decoded.ok) {
       if (decoded.reason === 'own') return;
       this.stats.ignore++;
+      this.metrics.announcementsRejected.inc({ reason: decoded.reason });
       this.logger.info({ event: 'ignored', reason: decoded.reason, from: source }, `announcement ignored [${source}]: ${decoded.detail}`);
       this.emit(this.events.config, 'ignore', decoded.reason, decoded.detail, rinfo);
       return;
@@ -278,6 +296,7 @@ class Daemon implements DaemonView {
     switch (decoded.kind) {
       case 'announcement':
         this.stats.recvAnnounce++;
+        this.metrics.announcementsReceived.inc();
         this.emit(this.events.config, 'recv-announce', decoded.announcement, rinfo);
         this.dispatch({ type: 'announcement', from: decoded.sender, announcement: decoded.announcement });
         return;
@@ -405,7 +424,7 @@ class Daemon implements DaemonView {
     for (const result of this.reconciler.releaseAll()) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
-    await Promise.allSettled([this.chat?.close(), this.control?.close()]);
+    await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close()]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
     clearTimeout(deadline);
     this.resolveFinished(code);
@@ -456,7 +475,38 @@ class Daemon implements DaemonView {
         return this.health();
       },
       reload: async () => this.reload(),
+      metrics: () => this.metricsText(),
     };
+  }
+
+  /**
+   * Takeover duration for the histogram: from the old holder judged gone (its last announcement
+   * plus stale; at once when it left cleanly) to now. Placement moves between live nodes are not
+   * takeovers and are not observed.
+   */
+  private observeTakeover(reason: string): void {
+    const from = /^takeover from (.+)$/.exec(reason)?.[1];
+    const peer = from === undefined ? undefined : coreStatus(this.state).peers.find((p) => p.name === from);
+    if (!peer || peer.silentMs === null) return;
+    const waited = peer.leaving ? peer.silentMs : peer.silentMs - this.current.timing.staleMs;
+    this.metrics.takeoverSeconds.observe(Math.max(0, waited) / 1000);
+  }
+
+  /** Gauges are read at scrape time; the notifier's cumulative counters are added as deltas. */
+  private async metricsText(): Promise<string> {
+    const s = coreStatus(this.state);
+    this.metrics.groupsHeld.set(s.held.length);
+    this.metrics.active.set(s.active ? 1 : 0);
+    this.metrics.configVersion.set(this.current.version);
+    this.metrics.peersUp.set(s.peers.filter((p) => p.fresh).length);
+    const c = this.notifier.counters;
+    const totals = { garp: c.garpRequest + c.garpReply, 'arp-reply': c.arpReplyUnicast + c.arpReplyBroadcast, na: c.unsolicitedNa };
+    for (const kind of Object.keys(totals) as Array<keyof typeof totals>) {
+      const delta = totals[kind] - this.framesCounted[kind];
+      if (delta > 0) this.metrics.notifyFrames.inc({ kind }, delta);
+    }
+    this.framesCounted = totals;
+    return this.metrics.registry.metrics();
   }
 
   private peerStatus(): PeerStatus[] {

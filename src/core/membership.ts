@@ -14,6 +14,8 @@ export interface PeerRecord {
   /** Receipt time of the last announcement (-Infinity: never heard). */
   lastHeard: number;
   last: Announcement | null;
+  /** Receipt time of the last announcement from a peer of the same config that listed it in hears. */
+  lastVouched: number;
   /** Alive at the previous evaluation, so that transitions are logged once. */
   wasAlive: boolean;
 }
@@ -27,6 +29,8 @@ export interface MembershipView {
   foreign: PeerRecord[];
   /** Names vouched for by a peer that this node has never heard itself. */
   unknownAlive: string[];
+  /** Alive only by a peer's word: what they hold now is unknown here. */
+  vouchedOnly: PeerRecord[];
   alive: Set<string>;
   /** Nodes seen for quorum: this node plus fresh peers. */
   seen: number;
@@ -64,6 +68,7 @@ export function computeMembership(config: ClusterConfig, self: string, peers: Re
   const alivePeers = ordered.filter((peer) => alive.has(peer.name));
   return {
     fresh,
+    vouchedOnly: alivePeers.filter((peer) => !fresh.includes(peer)),
     members: alivePeers.filter((peer) => peer.last!.fingerprint === config.fingerprint),
     foreign: alivePeers.filter((peer) => peer.last!.fingerprint !== config.fingerprint),
     unknownAlive,

@@ -49,7 +49,7 @@ const HEARS_WINDOW_INTERVALS = 2;
 export type NodeMode =
   /** Acting on placement: takes and releases. */
   | 'acting'
-  /** Not mature yet: keeps what it holds, takes nothing. */
+  /** Not mature yet (or resuming after a pause): keeps what it holds, takes nothing. */
   | 'booting'
   /** No quorum, policy freeze: keeps what it holds, takes nothing. */
   | 'frozen'
@@ -106,6 +106,8 @@ export interface NodeState {
   configChangedAt: number;
   /** Takes wait until listenSince + stale + guard (start, or resume after a pause). */
   listenSince: number;
+  /** After a pause the node is inactive ("resuming") until it has listened for stale. */
+  resumingUntil: number;
   lastStepAt: number;
   stopped: boolean;
   /** Health reasons, latched per name (insertion order = report order). */
@@ -155,6 +157,7 @@ export function createNode(options: { self: string; config: ClusterConfig; now: 
     config,
     configChangedAt: now,
     listenSince: now,
+    resumingUntil: now,
     lastStepAt: now,
     stopped: false,
     health: new Map(),
@@ -216,6 +219,7 @@ function resumeAfterPause(state: NodeState, now: number, out: Out): void {
   out.log('warning', 'paused', `not stepped for ${now - state.lastStepAt} ms (longer than stale): releasing everything and listening again`);
   releaseAll(state, 'paused', out);
   state.listenSince = now;
+  state.resumingUntil = now + state.config.timing.staleMs;
 }
 
 function releaseAll(state: NodeState, reason: string, out: Out): void {
@@ -298,14 +302,21 @@ function nodeIndex(config: ClusterConfig, name: string): number {
 function receiveAnnouncement(state: NodeState, from: string, announcement: Announcement, now: number, out: Out): void {
   // The agent may loop our own multicast back; wire already rejects unknown nodes.
   if (from === state.self || announcement.node !== from || nodeIndex(state.config, from) < 0) return;
-  let peer = state.peers.get(from);
-  if (peer === undefined) {
-    peer = { name: from, lastHeard: -Infinity, last: null, wasAlive: false };
-    state.peers.set(from, peer);
+  const peer = peerRecord(state, from);
+  if (announcement.fingerprint === state.config.fingerprint) {
+    for (const index of announcement.hears) {
+      const name = state.config.nodes[index]?.name;
+      if (name !== undefined && name !== state.self && name !== from) peerRecord(state, name).lastVouched = now;
+    }
   }
   const wasLeaving = peer.last?.leaving ?? false;
   if (peer.last !== null && peer.last.fingerprint === state.config.fingerprint && announcement.fingerprint === state.config.fingerprint) {
-    for (const group of peer.last.held) if (!announcement.held.includes(group)) state.handoffs.set(group, now);
+    // A hand-off is a release by a node that stays active (placement moved the group), heard
+    // by a node that has listened long enough to trust its own view.
+    const listened = now - state.listenSince >= state.config.timing.staleMs;
+    if (listened && peer.last.active && announcement.active) {
+      for (const group of peer.last.held) if (!announcement.held.includes(group)) state.handoffs.set(group, now);
+    }
   }
   peer.lastHeard = now;
   peer.last = announcement;
@@ -317,6 +328,15 @@ function receiveAnnouncement(state: NodeState, from: string, announcement: Annou
   const comparison = compareConfigs(state.config, announcement);
   if (comparison === 'older' || comparison === 'conflict-ours-wins') state.configSendPending = true;
   if (comparison === 'conflict-ours-wins' || comparison === 'conflict-theirs-wins') logConflict(state, from, announcement.version, announcement.fingerprint, out);
+}
+
+function peerRecord(state: NodeState, name: string): PeerRecord {
+  let peer = state.peers.get(name);
+  if (peer === undefined) {
+    peer = { name, lastHeard: -Infinity, last: null, lastVouched: -Infinity, wasAlive: false };
+    state.peers.set(name, peer);
+  }
+  return peer;
 }
 
 function logConflict(state: NodeState, from: string, version: number, fingerprint: string, out: Out): void {
@@ -454,10 +474,12 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   // This node.
   const inConfig = nodeIndex(config, self) >= 0;
   const mature = now - state.configChangedAt >= timing.matureMs;
+  const resuming = now < state.resumingUntil;
+  if (resuming) wake.add(state.resumingUntil);
   if (!mature) wake.add(state.configChangedAt + timing.matureMs);
   const failingReason = [...state.health].find(([, ok]) => !ok)?.[0];
-  const active = inConfig && mature && failingReason === undefined;
-  const inactiveReason = active ? null : !inConfig ? 'not-in-config' : !mature ? 'booting' : failingReason!;
+  const active = inConfig && mature && !resuming && failingReason === undefined;
+  const inactiveReason = active ? null : !inConfig ? 'not-in-config' : !mature ? 'booting' : resuming ? 'resuming' : failingReason!;
   const uncertainAfter = timing.intervalMs * 1.5;
   for (const peer of view.members) if (!peer.last!.active) wake.add(peer.lastHeard + uncertainAfter + 1);
   const activeNodes = config.nodes
@@ -481,7 +503,7 @@ function evaluate(state: NodeState, now: number, out: Out): number {
       : unheard ? 'unheard'
         : failingReason !== undefined ? 'inactive'
           : !quorumOk && config.noQuorumPolicy === 'stop' ? 'no-quorum'
-            : !mature ? 'booting'
+            : !mature || resuming ? 'booting'
               : !quorumOk && config.noQuorumPolicy === 'freeze' ? 'frozen'
                 : !activeQuorumOk ? 'waiting'
                   : 'acting';
@@ -531,7 +553,9 @@ function evaluate(state: NodeState, now: number, out: Out): number {
     });
     const listenEnd = heardEveryone ? now : state.listenSince + timing.staleMs + timing.guardMs;
     const viewEnd = state.viewSince + timing.guardMs;
-    const blockedAll = now < listenEnd || view.foreign.length > 0 || view.unknownAlive.length > 0;
+    // Peers whose holdings this node cannot know (another config, or alive only by a peer's
+    // word) might hold any group: take nothing until they are heard or gone.
+    const blockedAll = now < listenEnd || view.foreign.length > 0 || view.unknownAlive.length > 0 || view.vouchedOnly.length > 0;
     for (const [group, at] of state.handoffs) if (now - at > timing.staleMs) state.handoffs.delete(group);
     const silentUntil = silentHolderBlocks(state, view, now, wake);
     for (const group of config.groups.map((g) => g.index)) {
@@ -686,23 +710,28 @@ function placement(
 
 /**
  * Groups that a silent (not alive, not leaving) peer last announced as held wait until it has
- * been silent for stale + guard. A silent peer with another config blocks every group.
+ * been silent for stale + guard. A silent peer whose holdings are unknown here (another config,
+ * never heard directly, or vouched for by others after this node last heard it) blocks every
+ * group until stale + guard after the last word of it.
  */
 function silentHolderBlocks(state: NodeState, view: MembershipView, now: number, wake: Wake) {
-  const { staleMs } = state.config.timing;
+  const { staleMs, intervalMs } = state.config.timing;
   const guardMs = takeoverGuard(state.config);
   const byGroup = new Map<number, number>();
   const holderOf = new Map<number, string>();
   let all = -Infinity;
   for (const peer of state.peers.values()) {
-    if (view.alive.has(peer.name) || peer.last === null || peer.last.leaving || peer.last.held.length === 0) continue;
-    const until = peer.lastHeard + staleMs + guardMs;
-    if (until > now) wake.add(until);
-    if (peer.last.fingerprint !== state.config.fingerprint) {
+    if (view.alive.has(peer.name) || peer.last?.leaving) continue;
+    const lastWord = Math.max(peer.lastHeard, peer.lastVouched);
+    const until = lastWord + staleMs + guardMs;
+    if (until <= now) continue;
+    wake.add(until);
+    const unknown = peer.last === null || peer.last.fingerprint !== state.config.fingerprint || peer.lastVouched > peer.lastHeard + 1.5 * intervalMs;
+    if (unknown) {
       all = Math.max(all, until);
       continue;
     }
-    for (const group of peer.last.held) {
+    for (const group of peer.last!.held) {
       byGroup.set(group, Math.max(byGroup.get(group) ?? -Infinity, until));
       holderOf.set(group, peer.name);
     }

@@ -28,7 +28,7 @@ describe.skipIf(!netnsAvailable)('ARP-cache scanner', () => {
   it('scans at start and again after neighbour events, IPv4 entries only', async () => {
     const [b, obs] = [seg.host('b'), seg.observer];
     const p = start(60_000); // the period never comes: later batches are event-driven
-    await waitFor(() => batches(p).length >= 1, { what: 'first scan' });
+    await waitFor(() => batches(p).length >= 1, { timeoutMs: 15_000, what: 'first scan' }); // node + tsx start-up
     expect(batches(p)[0]).toEqual([]);
 
     await seg.exec('a', ['ping', '-c1', '-W1', b.ipv4]);
@@ -41,6 +41,7 @@ describe.skipIf(!netnsAvailable)('ARP-cache scanner', () => {
 
   it('reports on every period, changed or not', async () => {
     const p = start(300);
+    await waitFor(() => batches(p).length >= 1, { timeoutMs: 15_000, what: 'first scan' });
     await waitFor(() => batches(p).length >= 4, { timeoutMs: 3_000, what: 'periodic scans' });
     await stop(p);
     const all = batches(p);
