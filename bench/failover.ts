@@ -4,7 +4,7 @@
 //
 //   npx tsx bench/failover.ts [--runs N] [--quick] [--parallel P] [--systems vippy,keepalived,ucarp]
 //                             [--settings tuned,default] [--cases crash,freeze,graceful,linkdown,drain]
-//                             [--skip-idle]
+//                             [--skip-idle | --idle-only]
 //
 // → bench/results/failover.json (section "failover"), bench/results/failover.png (bench/plot.py),
 //   and the generated tables in docs/benchmarks.md. Then (unless --skip-idle) the idle cost of a
@@ -30,6 +30,7 @@ const { values: options } = parseArgs({
     settings: { type: 'string', default: 'tuned,default' },
     cases: { type: 'string', default: ALL_CASES.join(',') },
     'skip-idle': { type: 'boolean', default: false },
+    'idle-only': { type: 'boolean', default: false },
   },
 });
 
@@ -92,41 +93,45 @@ async function pool(jobs: Job[], width: number): Promise<void> {
   }));
 }
 
-const started = Date.now();
-// Whole-second heartbeats tolerate neighbours' scheduling noise, so those runs share the machine;
-// sub-second ones run alone, one at a time.
-const slowJobs = jobsWhere(true);
-const fastJobs = jobsWhere(false);
-log(`${cells.length} cells × ${runs} runs: ${slowJobs.length} with 1 s heartbeats (${parallel} at a time), ${fastJobs.length} sub-second ones alone`);
-await pool(slowJobs, parallel);
-await pool(fastJobs, 1);
-
-const byCell = cells.map((cell) => summarizeCell(cell));
-addRatios(byCell);
-const figures = {
-  command: `npx tsx bench/failover.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
-  runsPerCase: runs,
-  durationS: Math.round((Date.now() - started) / 1000),
-  topology: 'fresh segment per run: bridge namespace, hosts a (preferred holder) and b (successor), observer; IPv4 only',
-  vip: VIP,
-  versions: await versions(),
-  loadAverage: os.loadavg(),
-  cells: byCell,
-  targets: targetsOf(byCell),
-};
-log(`written to ${recordResults('failover.json', 'failover', figures)}`);
-
+if (!options['idle-only']) await measureFailover();
 // Alone on the machine as well, after the fail-over runs.
-const idle = options['skip-idle'] ? undefined : await measureIdle();
-if (idle) log(`idle cost written to ${recordResults('failover.json', 'idle', idle)}`);
+if (!options['skip-idle']) log(`idle cost written to ${recordResults('failover.json', 'idle', await measureIdle())}`);
 
+// The chart and the tables are drawn from the file, so an --idle-only run keeps the last fail-over figures.
+const resultsFile = path.join(resultsDir, 'failover.json');
 const chart = path.join(resultsDir, 'failover.png');
-const plotted = await run([SYSTEM_PYTHON, path.join(PROJECT_ROOT, 'bench/plot.py'), path.join(resultsDir, 'failover.json'), chart], { allowFail: true, timeoutMs: 120_000 });
+const plotted = await run([SYSTEM_PYTHON, path.join(PROJECT_ROOT, 'bench/plot.py'), resultsFile, chart], { allowFail: true, timeoutMs: 120_000 });
 log(plotted.code === 0 ? `chart ${chart}` : `bench/plot.py failed: ${plotted.stderr.trim()}`);
-
+const recorded = JSON.parse(readFileSync(resultsFile, 'utf8'));
 const docs = path.join(PROJECT_ROOT, 'docs/benchmarks.md');
-writeFileSync(docs, replaceGenerated(readFileSync(docs, 'utf8'), renderTables(figures, idle)));
+writeFileSync(docs, replaceGenerated(readFileSync(docs, 'utf8'), renderTables(recorded.failover, recorded.idle)));
 log(`tables in ${docs}`);
+
+async function measureFailover(): Promise<void> {
+  const started = Date.now();
+  // Whole-second heartbeats tolerate neighbours' scheduling noise, so those runs share the machine;
+  // sub-second ones run alone, one at a time.
+  const slowJobs = jobsWhere(true);
+  const fastJobs = jobsWhere(false);
+  log(`${cells.length} cells × ${runs} runs: ${slowJobs.length} with 1 s heartbeats (${parallel} at a time), ${fastJobs.length} sub-second ones alone`);
+  await pool(slowJobs, parallel);
+  await pool(fastJobs, 1);
+
+  const byCell = cells.map((cell) => summarizeCell(cell));
+  addRatios(byCell);
+  const figures = {
+    command: `npx tsx bench/failover.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
+    runsPerCase: runs,
+    durationS: Math.round((Date.now() - started) / 1000),
+    topology: 'fresh segment per run: bridge namespace, hosts a (preferred holder) and b (successor), observer; IPv4 only',
+    vip: VIP,
+    versions: await versions(),
+    loadAverage: os.loadavg(),
+    cells: byCell,
+    targets: targetsOf(byCell),
+  };
+  log(`written to ${recordResults('failover.json', 'failover', figures)}`);
+}
 
 /** Swap the text between the generated-section markers of docs/benchmarks.md. */
 function replaceGenerated(doc: string, tables: string): string {

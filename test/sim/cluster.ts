@@ -24,7 +24,7 @@ interface SimNode {
   config: ClusterConfig;
   frozen: boolean;
   /** Messages that arrived while frozen: read after resuming. */
-  backlog: { event: CoreEvent; sentAt: number }[];
+  backlog: { event: CoreEvent; sentAt: number; serial: number }[];
   /** Groups plumbed on this node. */
   plumbed: Set<number>;
   carrierDown: Set<string>;
@@ -33,7 +33,7 @@ interface SimNode {
 
 type Pending =
   | { kind: 'wake'; node: string; token: number }
-  | { kind: 'deliver'; node: string; event: CoreEvent; sentAt: number };
+  | { kind: 'deliver'; node: string; event: CoreEvent; sentAt: number; serial: number };
 
 export class InvariantViolation extends Error {}
 
@@ -108,6 +108,9 @@ export class Cluster {
   convergenceChecks = 0;
   /** Wire's skew window: a message older than this on arrival is rejected. */
   readonly skewMs: number;
+  private sendSerial = 0;
+  /** Per "from>to": serial of the newest announcement delivered (the agent drops older ones). */
+  private readonly newestDelivered = new Map<string, number>();
 
   constructor(options: ClusterOptions) {
     this.rng = new Prng(options.seed);
@@ -180,9 +183,7 @@ export class Cluster {
     this.deliverNow(node, { type: 'tick' });
     const backlog = node.backlog;
     node.backlog = [];
-    for (const { event, sentAt } of backlog) {
-      if (this.now - sentAt <= this.skewMs) this.deliverNow(node, event);
-    }
+    for (const { event, sentAt, serial } of backlog) this.receive(node, event, sentAt, serial);
   }
 
   stop(name: string): void {
@@ -241,12 +242,27 @@ export class Cluster {
       if (what.kind === 'wake') {
         if (what.token === node.wakeToken && !node.frozen) this.deliverNow(node, { type: 'tick' });
       } else if (node.frozen) {
-        node.backlog.push({ event: what.event, sentAt: what.sentAt });
-      } else if (this.now - what.sentAt <= this.skewMs) {
-        this.deliverNow(node, what.event);
+        node.backlog.push({ event: what.event, sentAt: what.sentAt, serial: what.serial });
+      } else {
+        this.receive(node, what.event, what.sentAt, what.serial);
       }
     }
     this.now = end;
+  }
+
+  /**
+   * What wire and agent let through: nothing older than the skew window, and no announcement
+   * older than the newest one already delivered from that sender (UDP reorders; the replay
+   * guard accepts reordered datagrams, the agent passes only newer announcements to core).
+   */
+  private receive(node: SimNode, event: CoreEvent, sentAt: number, serial: number): void {
+    if (this.now - sentAt > this.skewMs) return;
+    if (event.type === 'announcement') {
+      const link = `${event.from}>${node.name}`;
+      if ((this.newestDelivered.get(link) ?? -1) >= serial) return;
+      this.newestDelivered.set(link, serial);
+    }
+    this.deliverNow(node, event);
   }
 
   private deliverNow(node: SimNode, event: CoreEvent): void {
@@ -295,9 +311,10 @@ export class Cluster {
       if (this.rng.chance(this.net.loss)) copies = 0;
       else if (this.rng.chance(this.net.duplicate)) copies = 2;
       if (copies !== 1) this.disturb();
+      const serial = this.sendSerial++;
       for (let i = 0; i < copies; i++) {
         const delay = this.rng.int(this.net.delayMin, this.net.delayMax);
-        this.agenda.push(this.now + delay, { kind: 'deliver', node: to.name, event, sentAt: this.now });
+        this.agenda.push(this.now + delay, { kind: 'deliver', node: to.name, event, sentAt: this.now, serial });
       }
     }
   }
