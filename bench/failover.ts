@@ -103,6 +103,7 @@ const chart = path.join(resultsDir, 'failover.png');
 const plotted = await run([SYSTEM_PYTHON, path.join(PROJECT_ROOT, 'bench/plot.py'), resultsFile, chart], { allowFail: true, timeoutMs: 120_000 });
 log(plotted.code === 0 ? `chart ${chart}` : `bench/plot.py failed: ${plotted.stderr.trim()}`);
 const recorded = JSON.parse(readFileSync(resultsFile, 'utf8'));
+if (!recorded.failover) throw new Error(`${resultsFile} has no fail-over figures yet: run without --idle-only first`);
 const docs = path.join(PROJECT_ROOT, 'docs/benchmarks.md');
 writeFileSync(docs, replaceGenerated(readFileSync(docs, 'utf8'), renderTables(recorded.failover, recorded.idle)));
 log(`tables in ${docs}`);

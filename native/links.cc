@@ -4,6 +4,10 @@
 // net/if.h first: linux/if.h then adds only what glibc lacks (IFF_LOWER_UP).
 #include <net/if.h>
 #include <linux/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cstring>
 
 #include "addon.h"
 
@@ -45,13 +49,22 @@ Napi::Object LinkToJs(Napi::Env env, const LinkInfo& link) {
 }
 
 int InterfaceIndex(const std::string& name, const SysError& context) {
-  unsigned index = name.empty() || name.size() >= IF_NAMESIZE ? 0 : if_nametoindex(name.c_str());
+  // if_nametoindex opens and closes a socket per call, a third of an address change's cost;
+  // one socket kept for the ioctl (in the process's namespace) does the same lookup.
+  static const int ioctlSocket = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int index = 0;
+  if (!name.empty() && name.size() < IF_NAMESIZE) {
+    ifreq request{};
+    std::memcpy(request.ifr_name, name.c_str(), name.size() + 1);
+    if (ioctlSocket >= 0 && ioctl(ioctlSocket, SIOCGIFINDEX, &request) == 0) index = request.ifr_ifindex;
+    if (ioctlSocket < 0) index = static_cast<int>(if_nametoindex(name.c_str()));
+  }
   if (index == 0) {
     SysError error = context;
     error.code = ENODEV;
     throw error;
   }
-  return static_cast<int>(index);
+  return index;
 }
 
 Napi::Value InterfaceNames::Get(int index) {

@@ -14,6 +14,8 @@ export interface PeerRecord {
   /** Receipt time of the last announcement (-Infinity: never heard). */
   lastHeard: number;
   last: Announcement | null;
+  /** Since when it has been heard without a gap longer than stale. */
+  freshSince: number;
   /** Receipt time of the last announcement from a peer of the same config that listed it in hears. */
   lastVouched: number;
   /** Alive at the previous evaluation, so that transitions are logged once. */
@@ -34,9 +36,12 @@ export interface MembershipView {
   alive: Set<string>;
   /** Nodes seen for quorum: this node plus fresh peers. */
   seen: number;
-  /** This node plus fresh members whose hears list includes this node. */
+  /** This node plus witnesses whose hears list includes this node. */
   heardBy: number;
-  /** This node plus fresh members: the nodes whose hears lists are evidence. */
+  /**
+   * This node plus witnesses: fresh members heard for at least a hears window, whose lists had
+   * time to include this node (right after a heal they cannot yet).
+   */
   witnesses: number;
 }
 
@@ -44,7 +49,7 @@ export function isFresh(peer: PeerRecord, now: number, staleMs: number): boolean
   return peer.last !== null && !peer.last.leaving && now - peer.lastHeard <= staleMs;
 }
 
-export function computeMembership(config: ClusterConfig, self: string, peers: ReadonlyMap<string, PeerRecord>, now: number): MembershipView {
+export function computeMembership(config: ClusterConfig, self: string, peers: ReadonlyMap<string, PeerRecord>, now: number, hearsWindowMs: number): MembershipView {
   const staleMs = config.timing.staleMs;
   const selfIndex = config.nodes.findIndex((node) => node.name === self);
   const ordered = config.nodes.map((node) => peers.get(node.name)).filter((peer): peer is PeerRecord => peer !== undefined);
@@ -65,6 +70,7 @@ export function computeMembership(config: ClusterConfig, self: string, peers: Re
       }
     }
   }
+  const witnesses = freshMembers.filter((peer) => now - peer.freshSince >= hearsWindowMs);
   const alivePeers = ordered.filter((peer) => alive.has(peer.name));
   return {
     fresh,
@@ -74,7 +80,7 @@ export function computeMembership(config: ClusterConfig, self: string, peers: Re
     unknownAlive,
     alive,
     seen: 1 + fresh.length,
-    heardBy: 1 + freshMembers.filter((peer) => peer.last!.hears.includes(selfIndex)).length,
-    witnesses: 1 + freshMembers.length,
+    heardBy: 1 + witnesses.filter((peer) => peer.last!.hears.includes(selfIndex)).length,
+    witnesses: 1 + witnesses.length,
   };
 }

@@ -125,10 +125,13 @@ export interface NodeState {
   /** The placement-relevant view (active nodes, ineligibility, preference readiness) and since when it holds. */
   viewKey: string;
   viewSince: number;
+  /** Each node's part of that view, and when it last changed: a hand-off needs the others' settled. */
+  nodeViews: Map<string, string>;
+  nodeViewChangedAt: Map<string, number>;
   /** Since when each node has been continuously active in this node's view (preempt_delay). */
   activeSince: Map<string, number>;
-  /** Groups an alive peer released (hand-off or leaving), and when: taken without the view guard. */
-  handoffs: Map<number, number>;
+  /** Groups an alive peer released (hand-off or leaving), when and by whom: taken without the view guard. */
+  handoffs: Map<number, { at: number; from: string }>;
   /** Held groups another alive node announced too: notify once it has let go. */
   conflicts: Set<number>;
   repairNotifiedAt: Map<number, number>;
@@ -171,6 +174,8 @@ export function createNode(options: { self: string; config: ClusterConfig; now: 
     placement: null,
     viewKey: '',
     viewSince: now,
+    nodeViews: new Map(),
+    nodeViewChangedAt: new Map(),
     activeSince: new Map(),
     handoffs: new Map(),
     conflicts: new Set(),
@@ -310,12 +315,13 @@ function receiveAnnouncement(state: NodeState, from: string, announcement: Annou
     }
   }
   const wasLeaving = peer.last?.leaving ?? false;
+  if (!isFresh(peer, now, state.config.timing.staleMs)) peer.freshSince = now;
   if (peer.last !== null && peer.last.fingerprint === state.config.fingerprint && announcement.fingerprint === state.config.fingerprint) {
     // A hand-off is a release by a node that stays active (placement moved the group), heard
     // by a node that has listened long enough to trust its own view.
     const listened = now - state.listenSince >= state.config.timing.staleMs;
-    if (listened && peer.last.active && announcement.active) {
-      for (const group of peer.last.held) if (!announcement.held.includes(group)) state.handoffs.set(group, now);
+    if (listened && peer.last.active && (announcement.active || announcement.leaving)) {
+      for (const group of peer.last.held) if (!announcement.held.includes(group)) state.handoffs.set(group, { at: now, from });
     }
   }
   peer.lastHeard = now;
@@ -333,7 +339,7 @@ function receiveAnnouncement(state: NodeState, from: string, announcement: Annou
 function peerRecord(state: NodeState, name: string): PeerRecord {
   let peer = state.peers.get(name);
   if (peer === undefined) {
-    peer = { name, lastHeard: -Infinity, last: null, lastVouched: -Infinity, wasAlive: false };
+    peer = { name, lastHeard: -Infinity, last: null, freshSince: -Infinity, lastVouched: -Infinity, wasAlive: false };
     state.peers.set(name, peer);
   }
   return peer;
@@ -454,7 +460,7 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   }
 
   // Membership.
-  const view = computeMembership(config, self, state.peers, now);
+  const view = computeMembership(config, self, state.peers, now, hearsWindowMs(config));
   const hearsWindow = hearsWindowMs(config);
   for (const peer of view.fresh) {
     wake.add(peer.lastHeard + hearsWindow + 1);
@@ -543,36 +549,28 @@ function evaluate(state: NodeState, now: number, out: Out): number {
 
   // Takes.
   if (mode === 'acting') {
-    // Nodes whose views differ would both take an unheld group: take only from a view that
-    // has held for a guard period, by which time every change before it has been announced.
-    // A group an alive peer has just released is a hand-off: its holder and this node agree.
-    // Listening long enough: every peer heard since (re)start, or stale + guard has passed.
-    const heardEveryone = config.nodes.every((node) => {
-      const peer = state.peers.get(node.name);
-      return node.name === self || (peer !== undefined && peer.lastHeard >= state.listenSince && view.alive.has(node.name));
-    });
-    const listenEnd = heardEveryone ? now : state.listenSince + timing.staleMs + timing.guardMs;
-    const viewEnd = state.viewSince + timing.guardMs;
-    // Peers whose holdings this node cannot know (another config, or alive only by a peer's
-    // word) might hold any group: take nothing until they are heard or gone.
-    const blockedAll = now < listenEnd || view.foreign.length > 0 || view.unknownAlive.length > 0 || view.vouchedOnly.length > 0;
-    for (const [group, at] of state.handoffs) if (now - at > timing.staleMs) state.handoffs.delete(group);
-    const silentUntil = silentHolderBlocks(state, view, now, wake);
+    const hold = takeHold(state, view, now);
+    for (const [group, { at }] of state.handoffs) if (now - at > timing.staleMs) state.handoffs.delete(group);
     for (const group of config.groups.map((g) => g.index)) {
-      if (state.held.has(group) || !mine(group)) continue;
-      if (blockedAll) {
-        wake.add(listenEnd);
+      if (state.held.has(group) || !mine(group) || heldByAliveMember(group) !== undefined) continue;
+      if (now < hold.until) {
+        wake.add(hold.until);
         continue;
       }
-      if (now < viewEnd && !state.handoffs.has(group)) {
+      // Nodes whose views differ would both take an unheld group: take only from a view that
+      // has held for a guard period, by which time every change before it has been announced.
+      // The exception is a hand-off (an alive peer has just released the group) when only this
+      // node or the releaser changed (a preferred node back, a holder losing carrier or
+      // leaving) and everyone else's part of the view has settled.
+      const viewEnd = state.viewSince + timing.guardMs;
+      const released = state.handoffs.get(group);
+      const handoff = released !== undefined && now >= othersSettledAt(state, [self, released.from]) + timing.guardMs;
+      if (now < viewEnd && !handoff) {
         wake.add(viewEnd);
         continue;
       }
-      if (heldByAliveMember(group) !== undefined) continue;
-      const blockedUntil = Math.max(silentUntil.all, silentUntil.byGroup.get(group) ?? -Infinity);
-      if (now < blockedUntil) continue;
-      const previous = silentUntil.holderOf.get(group);
       state.held.add(group);
+      const previous = hold.lastHolder.get(group);
       const reason = previous === undefined ? 'placement' : `takeover from ${previous}`;
       out.actions.push({ type: 'plumb', group, reason });
       out.log('notice', 'takeover', `taking group ${group}: ${reason}`, { group, reason });
@@ -637,6 +635,10 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   }
 
   // Sharing: our config with peers that run an older or losing one, our neighbour table.
+  // Only while some fresh peer still runs an older or losing config (the offer may have crossed
+  // announcements that were already on their way).
+  const needsOurConfig = view.fresh.some((peer) => ['older', 'conflict-ours-wins'].includes(compareConfigs(config, peer.last!)));
+  if (state.configSendPending && !needsOurConfig) state.configSendPending = false;
   if (state.configSendPending) {
     const allowedAt = state.configSentAt + timing.staleMs;
     if (now >= allowedAt) {
@@ -658,6 +660,13 @@ function evaluate(state: NodeState, now: number, out: Out): number {
     }
   }
   return wake.at;
+}
+
+/** When the view, leaving out the given nodes' parts, last changed. */
+function othersSettledAt(state: NodeState, except: readonly string[]): number {
+  let latest = -Infinity;
+  for (const [name, at] of state.nodeViewChangedAt) if (!except.includes(name) && at > latest) latest = at;
+  return latest;
 }
 
 /** Who holds each group, from announcements of alive members and this node (lowest index wins). */
@@ -694,6 +703,13 @@ function placement(
     state.viewKey = viewKey;
     state.viewSince = now;
   }
+  for (const node of state.config.nodes) {
+    const part = `${activeNodes.includes(node.name)} ${notReady.includes(node.name)} ${[...ineligible].filter(([, set]) => set.has(node.name)).map(([g]) => g)}`;
+    if (state.nodeViews.get(node.name) !== part) {
+      state.nodeViews.set(node.name, part);
+      state.nodeViewChangedAt.set(node.name, now);
+    }
+  }
   // Most steps leave the view unchanged; recomputing placement would dominate the step's cost.
   const key = viewKey + JSON.stringify([...holders]);
   if (state.placement?.key === key) return state.placement.result;
@@ -709,34 +725,39 @@ function placement(
 }
 
 /**
- * Groups that a silent (not alive, not leaving) peer last announced as held wait until it has
- * been silent for stale + guard. A silent peer whose holdings are unknown here (another config,
- * never heard directly, or vouched for by others after this node last heard it) blocks every
- * group until stale + guard after the last word of it.
+ * Until when this node takes nothing at all (Infinity: until something changes), and who last
+ * held each group. Every rule here is about not knowing who might hold or take a group:
+ * - listening: right after start or a pause, until every peer is heard or stale + guard passed;
+ * - a peer that may hold anything: alive with another config, alive only by a peer's word, or
+ *   vouched for but never heard;
+ * - a peer whose hears list lacks this node: its view lacks this node, so its placement may
+ *   give itself what ours gives us;
+ * - a peer gone silent (not leaving) less than stale + takeover guard ago: it may have taken
+ *   groups after its last announcement that reached us; by then it has let them go.
  */
-function silentHolderBlocks(state: NodeState, view: MembershipView, now: number, wake: Wake) {
-  const { staleMs, intervalMs } = state.config.timing;
-  const guardMs = takeoverGuard(state.config);
-  const byGroup = new Map<number, number>();
-  const holderOf = new Map<number, string>();
-  let all = -Infinity;
+function takeHold(state: NodeState, view: MembershipView, now: number): { until: number; lastHolder: Map<number, string> } {
+  const { config, self } = state;
+  const { staleMs, guardMs } = config.timing;
+  const selfIndex = nodeIndex(config, self);
+  const lastHolder = new Map<number, string>();
+  const heardEveryone = config.nodes.every((node) => {
+    const peer = state.peers.get(node.name);
+    return node.name === self || (peer !== undefined && peer.lastHeard >= state.listenSince && view.alive.has(node.name));
+  });
+  let until = heardEveryone ? -Infinity : state.listenSince + staleMs + guardMs;
+  const unknowable = view.foreign.length > 0 || view.unknownAlive.length > 0 || view.vouchedOnly.length > 0;
+  const unaware = view.members.some((peer) => view.fresh.includes(peer) && !peer.last!.hears.includes(selfIndex));
+  if (unknowable || unaware) until = Infinity;
+  const takeoverWait = staleMs + takeoverGuard(config);
   for (const peer of state.peers.values()) {
-    if (view.alive.has(peer.name) || peer.last?.leaving) continue;
-    const lastWord = Math.max(peer.lastHeard, peer.lastVouched);
-    const until = lastWord + staleMs + guardMs;
-    if (until <= now) continue;
-    wake.add(until);
-    const unknown = peer.last === null || peer.last.fingerprint !== state.config.fingerprint || peer.lastVouched > peer.lastHeard + 1.5 * intervalMs;
-    if (unknown) {
-      all = Math.max(all, until);
-      continue;
-    }
-    for (const group of peer.last!.held) {
-      byGroup.set(group, Math.max(byGroup.get(group) ?? -Infinity, until));
-      holderOf.set(group, peer.name);
-    }
+    if (view.alive.has(peer.name) || peer.last === null || peer.last.leaving) continue;
+    // A witness lists a peer for up to a hears window after hearing it last: that is when the
+    // peer was surely alive.
+    const lastWord = Math.max(peer.lastHeard, peer.lastVouched - hearsWindowMs(config));
+    if (lastWord + takeoverWait > now) until = Math.max(until, lastWord + takeoverWait);
+    if (peer.last.fingerprint === config.fingerprint) for (const group of peer.last.held) lastHolder.set(group, peer.name);
   }
-  return { all, byGroup, holderOf };
+  return { until, lastHolder };
 }
 
 function ownershipMap(activeNodes: readonly string[], owners: PlacementResult): Ownership {

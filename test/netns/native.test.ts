@@ -10,7 +10,7 @@ import { PROJECT_ROOT, Segment, TSX_LOADER, netnsAvailable, waitFor, type Host, 
 const CALL_FIXTURE = 'test/netns/fixtures/native-call.ts';
 const WATCH_FIXTURE = 'test/netns/fixtures/native-watch.ts';
 
-type Step = { call: string; args?: unknown[] } | { frame: string; args?: unknown[] };
+type Step = { call: string; args?: unknown[] } | { frame: string; args?: unknown[] } | { pause: number };
 interface ErrorInfo {
   name: string;
   message: string;
@@ -400,6 +400,18 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
       const lines = tcpdump.stdout.split('\n');
       const option = lines[lines.indexOf(header) + 1];
       expect(option).toMatch(new RegExp(`destination link-address option \\(2\\), length 8 \\(1\\): ${b.mac}`));
+    });
+
+    it('the send-only packet socket is bound to no protocol and queues nothing it receives', async () => {
+      const sender = seg.node(b, CALL_FIXTURE, [JSON.stringify([{ frame: 'garp', args: [b.ifindex, b.ipv4, 'request'] }, { pause: 5_000 }])]);
+      // /proc/net/packet: sk RefCnt Type Proto Iface R Rmem User Inode
+      const packetSockets = async () => (await seg.exec(b, ['cat', '/proc/net/packet'])).stdout.trim().split('\n').slice(1)
+        .map((line) => line.trim().split(/\s+/)).map(([, , type, proto, , running, rmem]) => ({ type, proto, running, rmem }));
+      await waitFor(async () => (await packetSockets()).length > 0, { what: 'the sender\'s packet socket' });
+      for (let i = 0; i < 3; i++) await ping(obs, b.ipv4);
+      await seg.exec(obs, ['ping', '-n', '-q', '-b', '-c', '3', '-i', '0.05', '-W', '0.3', '192.0.2.255'], { allowFail: true });
+      expect(await packetSockets()).toEqual([{ type: '2', proto: '0000', running: '0', rmem: '0' }]);
+      expect(await sender.wait()).toEqual({ code: 0, signal: null });
     });
 
     it('a frame for an interface that does not exist fails with ENODEV', async () => {

@@ -29,7 +29,8 @@ function compilerFreePath(): string {
 it('packs the prebuilt addon and installs it without a compiler', async () => {
   const npmOptions = { maxBuffer: 64 << 20, env: { ...process.env, npm_config_update_notifier: 'false' } };
   const packed = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: PROJECT_ROOT, ...npmOptions });
-  const [manifest] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  // prepack's build output comes first on stdout; npm's JSON report is the last thing printed.
+  const [manifest] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[\s*\{/m))) as { filename: string; files: { path: string }[] }[];
   const files = manifest!.files.map((f) => f.path);
   expect(files).toContain(PREBUILD);
   expect(files).toContain('binding-options.cjs');

@@ -1,0 +1,324 @@
+// The chaos run (issue 7 §1): a five-node vippy cluster in quorum mode, an observer of who holds
+// each VIP in the kernels, and a fault injector. Shared by test/netns/chaos.test.ts (bounded) and
+// bench/soak.ts (long).
+//
+// The observer runs one `ip monitor address` per node namespace for the whole run and keeps, per
+// VIP, the set of nodes whose kernel has it; every change is timestamped on arrival, so dual
+// ownership and unowned time are integrated from events, not polled (polling `ip -j addr` per
+// node every 10 ms would load the box more than the faults do).
+import { Prng } from '../../sim/prng.js';
+import type { Host, Segment, Spawned } from '../harness.js';
+import { VippyCluster, baseConfig, observerMac, type RawConfig } from './cluster.js';
+
+export const CHAOS_NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
+export const CHAOS_VIPS = ['192.0.2.201', '192.0.2.202', '192.0.2.203', '192.0.2.204', '192.0.2.205'];
+export const TIMING = { intervalMs: 100, staleMs: 300, guardMs: 100 };
+/** What the issue allows a fault to take, once lifted: stale + guard + 1 s. */
+export const RECONVERGE_LIMIT_MS = TIMING.staleMs + TIMING.guardMs + 1_000;
+
+export function chaosConfig(hosts: readonly Host[]): RawConfig {
+  return baseConfig(hosts, {
+    vips: CHAOS_VIPS.map((ip, i) => (i < 3 ? [hosts[i]!.name, { interface: 'eth0', ip: `${ip}/24` }] : [{ interface: 'eth0', ip: `${ip}/24` }])),
+    quorum: 3,
+    no_quorum_policy: 'stop',
+    interval: TIMING.intervalMs / 1000,
+    stale: TIMING.staleMs / 1000,
+    takeover_guard: TIMING.guardMs / 1000,
+    logging: { driver: 'console', mask: { emerg: true, alert: true, crit: true, err: true, warning: true, notice: false, info: false, debug: false } },
+  });
+}
+
+/** Per VIP, which kernels hold it, kept current from `ip monitor address` in every node namespace. */
+export class AddressObserver {
+  readonly holders = new Map<string, Set<string>>(CHAOS_VIPS.map((ip) => [ip, new Set()]));
+  readonly #monitors: Spawned[] = [];
+  #listeners: Array<() => void> = [];
+  #last = performance.now();
+  /** Integrals since the last reset, ms. */
+  dualMs = 0;
+  /** Dual ownership in which one of the holders was frozen or dead (its kernel keeps addresses). */
+  dualWithSilentHolderMs = 0;
+  unownedMs = 0;
+  /** Frozen or dead nodes: dual ownership involving them is counted apart (dualWithSilentHolderMs). */
+  readonly silent = new Set<string>();
+
+  static async start(seg: Segment, nodes: readonly string[]): Promise<AddressObserver> {
+    const observer = new AddressObserver();
+    for (const node of nodes) {
+      const monitor = seg.spawn(node, ['ip', '-o', 'monitor', 'address']);
+      monitor.onLine((line) => observer.#onLine(node, line));
+      observer.#monitors.push(monitor);
+    }
+    // `ip monitor` has no "ready" line: give it a moment to bind, then read the current state.
+    await new Promise((r) => setTimeout(r, 200));
+    for (const node of nodes) {
+      const { stdout } = await seg.exec(node, ['ip', '-o', 'addr', 'show']);
+      for (const line of stdout.split('\n')) observer.#onLine(node, line);
+    }
+    return observer;
+  }
+
+  #onLine(node: string, line: string): void {
+    const match = /^(Deleted )?\d+:\s+\S+\s+inet\s+([\d.]+)\//.exec(line);
+    const set = match ? this.holders.get(match[2]!) : undefined;
+    if (!set) return;
+    this.#account();
+    if (match![1]) set.delete(node);
+    else set.add(node);
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Adds the time since the last event to the integrals, under the state that held during it. */
+  #account(): void {
+    const now = performance.now();
+    const elapsed = now - this.#last;
+    this.#last = now;
+    for (const set of this.holders.values()) {
+      if (set.size === 0) this.unownedMs += elapsed;
+      else if (set.size > 1) {
+        if ([...set].some((n) => this.silent.has(n))) this.dualWithSilentHolderMs += elapsed;
+        else this.dualMs += elapsed;
+      }
+    }
+  }
+
+  /** Reads and zeroes the integrals. */
+  take(): { dualMs: number; dualWithSilentHolderMs: number; unownedMs: number } {
+    this.#account();
+    const figures = { dualMs: this.dualMs, dualWithSilentHolderMs: this.dualWithSilentHolderMs, unownedMs: this.unownedMs };
+    this.dualMs = this.dualWithSilentHolderMs = this.unownedMs = 0;
+    return figures;
+  }
+
+  /** Every VIP on exactly one kernel. */
+  converged(): boolean {
+    return [...this.holders.values()].every((set) => set.size === 1);
+  }
+
+  /** Resolves when converged() (checked now and on every change), or rejects after timeoutMs. */
+  waitConverged(timeoutMs: number): Promise<number> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!this.converged()) return;
+        done();
+        resolve(performance.now() - started);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`not converged after ${timeoutMs} ms: ${this.describe()}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.#listeners = this.#listeners.filter((l) => l !== check);
+      };
+      this.#listeners.push(check);
+      check();
+    });
+  }
+
+  describe(): string {
+    return [...this.holders].map(([ip, set]) => `${ip}=${[...set].join('+') || '-'}`).join(' ');
+  }
+
+  stop(): void {
+    for (const monitor of this.#monitors) monitor.kill('SIGTERM');
+  }
+}
+
+export const FAULTS = ['kill', 'freeze', 'partition', 'one-way', 'loss', 'cut-link', 'link-down', 'sighup', 'delete-address', 'cpu-hog'] as const;
+export type FaultKind = (typeof FAULTS)[number];
+
+export interface FaultRecord {
+  kind: FaultKind;
+  target: string;
+  detail: string;
+  /** How long the fault was applied before being lifted, ms. */
+  heldMs: number;
+  /** From lifting the fault to every VIP on exactly one kernel, ms (null: did not reconverge in time). */
+  reconvergeMs: number | null;
+  dualMs: number;
+  dualWithSilentHolderMs: number;
+  unownedMs: number;
+  /** After reconvergence, the observer's neighbour entry for each VIP names its holder's MAC. */
+  arpMismatches: string[];
+}
+
+export interface ChaosReport {
+  seconds: number;
+  faults: FaultRecord[];
+  crashes: string[];
+  leftovers: string[];
+}
+
+/** Runs faults back to back for `durationMs`, then stops every daemon and looks for leftovers. */
+export async function runChaos(seg: Segment, { durationMs, seed, log = () => {} }: { durationMs: number; seed: number; log?: (line: string) => void }): Promise<ChaosReport> {
+  const rng = new Prng(seed);
+  const cluster = new VippyCluster(seg, { config: chaosConfig(seg.hosts) });
+  const observer = await AddressObserver.start(seg, CHAOS_NODES);
+  const crashes: string[] = [];
+  const expectedExit = new Set<string>();
+  const watchCrash = (name: string) => {
+    const proc = cluster.daemon(name).process;
+    void proc.wait().then(() => {
+      if (!expectedExit.has(name) && cluster.daemon(name).process === proc) crashes.push(`${name}: exited ${JSON.stringify(proc.exit)}: ${proc.stderr.slice(-2000)}`);
+    });
+  };
+  const faults: FaultRecord[] = [];
+  let version = 1;
+  const started = performance.now();
+  try {
+    await cluster.startAll();
+    for (const name of CHAOS_NODES) watchCrash(name);
+    await observer.waitConverged(10_000);
+    observer.take();
+
+    while (performance.now() - started < durationMs) {
+      const kind = rng.pick(FAULTS);
+      const target = rng.pick(CHAOS_NODES);
+      const holdMs = rng.int(300, 2500);
+      let detail = '';
+      const appliedAt = performance.now();
+      switch (kind) {
+        case 'kill': {
+          expectedExit.add(target);
+          cluster.daemon(target).process.kill('SIGKILL');
+          observer.silent.add(target);
+          await cluster.daemon(target).process.wait();
+          await sleep(holdMs);
+          await cluster.start(target);
+          observer.silent.delete(target);
+          expectedExit.delete(target);
+          watchCrash(target);
+          break;
+        }
+        case 'freeze':
+          cluster.daemon(target).process.kill('SIGSTOP');
+          observer.silent.add(target);
+          await sleep(holdMs);
+          cluster.daemon(target).process.kill('SIGCONT');
+          observer.silent.delete(target);
+          break;
+        case 'partition':
+        case 'one-way': {
+          // Cut one or two nodes off from the rest: a minority that must let go.
+          const minority = rng.chance(0.5) ? [target] : [target, rng.pick(CHAOS_NODES.filter((n) => n !== target))];
+          const majority = CHAOS_NODES.filter((n) => !minority.includes(n));
+          detail = `${minority.join('+')} ${kind === 'one-way' ? '-/->' : '<-/->'} ${majority.join('+')}`;
+          for (const a of minority) for (const b of majority) await seg.block(a, b, { oneWay: kind === 'one-way' });
+          await sleep(holdMs);
+          await seg.unblockAll();
+          break;
+        }
+        case 'loss': {
+          const percent = rng.int(10, 50);
+          detail = `${percent} %`;
+          await seg.loss(target, percent);
+          await sleep(holdMs);
+          await seg.clearLoss(target);
+          break;
+        }
+        case 'cut-link':
+          await seg.cutLink(target);
+          await sleep(holdMs);
+          await seg.restoreLink(target);
+          break;
+        case 'link-down':
+          await seg.linkDown(target);
+          await sleep(holdMs);
+          await seg.linkUp(target);
+          break;
+        case 'sighup':
+          version++;
+          detail = `version ${version}`;
+          cluster.rewrite(target, (config) => ({ ...config, version }));
+          cluster.daemon(target).process.kill('SIGHUP');
+          break;
+        case 'delete-address': {
+          const held = [...observer.holders].filter(([, set]) => set.has(target)).map(([ip]) => ip);
+          const ip = held.length > 0 ? rng.pick(held) : undefined;
+          detail = ip ?? 'none held';
+          if (ip) await seg.exec(target, ['ip', 'addr', 'del', `${ip}/24`, 'dev', 'eth0'], { allowFail: true });
+          break;
+        }
+        case 'cpu-hog': {
+          const hog = seg.spawn(target, ['sh', '-c', 'while :; do :; done']);
+          await sleep(holdMs);
+          hog.kill('SIGKILL');
+          await hog.wait();
+          break;
+        }
+      }
+      const liftedAt = performance.now();
+      let reconvergeMs: number | null = null;
+      try {
+        reconvergeMs = await observer.waitConverged(RECONVERGE_LIMIT_MS * 5);
+      } catch (error) {
+        log(`${kind} ${target}: ${(error as Error).message}`);
+      }
+      // Let late moves (a restarted preferred node taking its group back) land in this fault's figures.
+      await sleep(TIMING.staleMs + TIMING.guardMs);
+      const figures = observer.take();
+      const arpMismatches = reconvergeMs === null ? [] : await arpCheck(seg, observer);
+      const record: FaultRecord = {
+        kind, target, detail, heldMs: Math.round(liftedAt - appliedAt),
+        reconvergeMs: reconvergeMs === null ? null : Math.round(reconvergeMs),
+        dualMs: Math.round(figures.dualMs), dualWithSilentHolderMs: Math.round(figures.dualWithSilentHolderMs), unownedMs: Math.round(figures.unownedMs),
+        arpMismatches,
+      };
+      faults.push(record);
+      log(JSON.stringify(record));
+      if (reconvergeMs === null) await observer.waitConverged(10_000).catch(() => {});
+    }
+  } finally {
+    expectedExit.clear();
+    for (const name of CHAOS_NODES) expectedExit.add(name);
+    await seg.unblockAll().catch(() => {});
+    await cluster.stopAll();
+    await sleep(300);
+    observer.stop();
+  }
+  const leftovers = [...observer.holders].flatMap(([ip, set]) => [...set].map((node) => `${ip} on ${node}`));
+  return { seconds: Math.round((performance.now() - started) / 1000), faults, crashes, leftovers };
+}
+
+/** The observer pings each VIP; its neighbour table must then name the holder's MAC. */
+async function arpCheck(seg: Segment, observer: AddressObserver): Promise<string[]> {
+  const mismatches: string[] = [];
+  for (const [ip, set] of observer.holders) {
+    const holder = [...set][0];
+    if (set.size !== 1 || holder === undefined) continue;
+    await seg.exec('obs', ['ping', '-c1', '-W1', ip], { allowFail: true });
+    const mac = await observerMac(seg, ip);
+    if (mac !== seg.host(holder).mac) mismatches.push(`${ip}: observer has ${mac || 'no entry'}, holder ${holder} is ${seg.host(holder).mac}`);
+  }
+  return mismatches;
+}
+
+export function summarize(report: ChaosReport): Record<string, unknown> {
+  const byKind: Record<string, { count: number; maxReconvergeMs: number; dualMs: number; dualWithSilentHolderMs: number; unownedMs: number; notReconverged: number }> = {};
+  for (const f of report.faults) {
+    const k = (byKind[f.kind] ??= { count: 0, maxReconvergeMs: 0, dualMs: 0, dualWithSilentHolderMs: 0, unownedMs: 0, notReconverged: 0 });
+    k.count++;
+    if (f.reconvergeMs === null) k.notReconverged++;
+    else k.maxReconvergeMs = Math.max(k.maxReconvergeMs, f.reconvergeMs);
+    k.dualMs += f.dualMs;
+    k.dualWithSilentHolderMs += f.dualWithSilentHolderMs;
+    k.unownedMs += f.unownedMs;
+  }
+  return {
+    seconds: report.seconds,
+    faults: report.faults.length,
+    crashes: report.crashes.length,
+    leftovers: report.leftovers.length,
+    dualMs: report.faults.reduce((s, f) => s + f.dualMs, 0),
+    dualWithSilentHolderMs: report.faults.reduce((s, f) => s + f.dualWithSilentHolderMs, 0),
+    overLimit: report.faults.filter((f) => f.reconvergeMs === null || f.reconvergeMs > RECONVERGE_LIMIT_MS).length,
+    arpMismatches: report.faults.reduce((s, f) => s + f.arpMismatches.length, 0),
+    byKind,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
