@@ -732,8 +732,9 @@ function placement(
  *   vouched for but never heard;
  * - a peer whose hears list lacks this node: its view lacks this node, so its placement may
  *   give itself what ours gives us;
- * - a peer gone silent (not leaving) less than stale + takeover guard ago: it may have taken
- *   groups after its last announcement that reached us; by then it has let them go.
+ * - a peer gone silent (not leaving) less than stale + takeover guard ago, heard or only vouched
+ *   for: it may have taken groups after its last announcement that reached us (or without us
+ *   ever hearing it); by then it has let them go.
  */
 function takeHold(state: NodeState, view: MembershipView, now: number): { until: number; lastHolder: Map<number, string> } {
   const { config, self } = state;
@@ -750,12 +751,12 @@ function takeHold(state: NodeState, view: MembershipView, now: number): { until:
   if (unknowable || unaware) until = Infinity;
   const takeoverWait = staleMs + takeoverGuard(config);
   for (const peer of state.peers.values()) {
-    if (view.alive.has(peer.name) || peer.last === null || peer.last.leaving) continue;
+    if (view.alive.has(peer.name) || peer.last?.leaving) continue;
     // A witness lists a peer for up to a hears window after hearing it last: that is when the
     // peer was surely alive.
     const lastWord = Math.max(peer.lastHeard, peer.lastVouched - hearsWindowMs(config));
     if (lastWord + takeoverWait > now) until = Math.max(until, lastWord + takeoverWait);
-    if (peer.last.fingerprint === config.fingerprint) for (const group of peer.last.held) lastHolder.set(group, peer.name);
+    if (peer.last?.fingerprint === config.fingerprint) for (const group of peer.last.held) lastHolder.set(group, peer.name);
   }
   return { until, lastHolder };
 }
