@@ -28,8 +28,11 @@ npx pkg-prebuilds-copy --baseDir build-arm64/Release --source vippy.node --name=
 target=prebuilds/vippy-linux-arm64/node-napi-v8.node
 "$triplet-strip" --strip-unneeded "$target"
 
-description=$(file -b "$target")
-case "$description" in
-  *"ELF 64-bit"*"ARM aarch64"*) echo "prebuild-arm64: $target: $description" ;;
-  *) echo "prebuild-arm64: $target is not an aarch64 ELF: $description" >&2; exit 1 ;;
-esac
+# ELF magic, then e_machine (bytes 18-19, little-endian) = 0xb7: EM_AARCH64. od is in coreutils.
+header=$(od -An -tx1 -N4 "$target" | tr -d ' \n')
+machine=$(od -An -tx1 -j18 -N2 "$target" | tr -d ' \n')
+if [ "$header" != "7f454c46" ] || [ "$machine" != "b700" ]; then
+  echo "prebuild-arm64: $target is not an aarch64 ELF (magic $header, e_machine $machine)" >&2
+  exit 1
+fi
+echo "prebuild-arm64: $target: aarch64 ELF, $(wc -c < "$target") bytes"

@@ -29,8 +29,10 @@ import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
 import { Notifier } from './notifier.js';
 import { ArpScanner } from './arpscan.js';
+import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
 import { VippyConfig, VippyManager, VippyNetwork, vippyIface, type DaemonView } from './facades.js';
 import { describeError } from './logger.js';
+import { missingCapabilities, missingCapabilitiesMessage, secretFileWarning } from './privileges.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -61,6 +63,9 @@ function loadOrExplain(path: string): { config: ClusterConfig; warnings: string[
 }
 
 export async function runDaemon(options: DaemonOptions): Promise<number> {
+  // Before anything is created: without these the daemon could announce but never act.
+  const missing = missingCapabilities();
+  if (missing.length > 0) throw new StartupError(missingCapabilitiesMessage(missing));
   const daemon = new Daemon(options);
   await daemon.start();
   return daemon.finished;
@@ -76,10 +81,11 @@ class Daemon implements DaemonView {
   private readonly reconciler: Reconciler;
   private readonly notifier: Notifier;
   private readonly arpScanner: ArpScanner;
+  private readonly scripts: ScriptRunner;
   private watcher?: Watcher;
   private control?: ControlServer;
   private metricsServer?: MetricsServer;
-  private readonly metrics: VippyMetrics = createMetrics();
+  private readonly metrics: VippyMetrics = createMetrics(() => this.refreshMetrics());
   /** Notifier counters already added to the notify-frames metric. */
   private framesCounted = { garp: 0, 'arp-reply': 0, na: 0 };
   private wakeTimer?: NodeJS.Timeout;
@@ -103,17 +109,21 @@ class Daemon implements DaemonView {
     this.current = config;
     this.logger = createLogger(config.logging, { ident: 'vippyd', syslog: native });
     for (const warning of warnings) this.logger.warning({ event: 'config-warning' }, warning);
+    // notice, not warning: the default mask hides warnings, and a readable secret must be seen.
+    const exposed = secretFileWarning(options.configPath);
+    if (exposed) this.logger.notice({ event: 'config-permissions' }, exposed);
 
     this.codec = this.makeCodec(config);
     this.state = createNode({ self: this.self, config, now: monotonic() });
     this.events = { config: new VippyConfig(this), manager: new VippyManager(this), network: new VippyNetwork() };
     this.reconciler = new Reconciler({
       native,
-      config,
+      config: withoutScriptedAddresses(config),
       log: this.logger,
       onCarrier: ({ interface: name, up }) => this.dispatch({ type: 'carrier', interface: name, up }),
     });
     this.notifier = new Notifier({ native, arp: config.arp, log: this.logger });
+    this.scripts = new ScriptRunner({ log: this.logger, onOutcome: (outcome) => this.scriptOutcome(outcome) });
     this.arpScanner = new ArpScanner({
       native,
       intervalMs: config.timing.arpCacheMs,
@@ -163,6 +173,7 @@ class Daemon implements DaemonView {
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
     this.reconciler.apply([]);
+    for (const point of scriptedPoints(config)) this.scripts.want(point, 'down');
     this.arpScanner.start();
     this.recheckTimer = setInterval(() => this.recheck(), RECHECK_MS);
 
@@ -220,7 +231,7 @@ class Daemon implements DaemonView {
         return this.unplumb(action.group, action.reason);
       case 'notify': {
         const group = this.current.groups[action.group];
-        if (!group) return;
+        if (!group || scriptedPoint(this.current, group)) return;
         this.notifier.announce(group, action.reason, notifyTargets(this.state, action.group, this.current.notify));
         return;
       }
@@ -250,6 +261,11 @@ class Daemon implements DaemonView {
   private plumb(index: number, reason: string): void {
     const group = this.current.groups[index];
     if (!group) return;
+    const scripted = scriptedPoint(this.current, group);
+    if (scripted) {
+      this.logger.info({ event: 'script-alive', group: index, reason }, `running alive for ${scripted.point} (${reason})`);
+      return this.scripts.want(scripted, 'alive');
+    }
     for (const address of group.addresses) this.emit(this.events.manager, 'up', vippyIface(address));
     const result = this.reconciler.plumb(index);
     for (const address of group.addresses) this.emit(this.events.network, 'up', result.ok, vippyIface(address));
@@ -267,6 +283,11 @@ class Daemon implements DaemonView {
   private unplumb(index: number, reason: string): void {
     const group = this.current.groups[index];
     if (!group) return;
+    const scripted = scriptedPoint(this.current, group);
+    if (scripted) {
+      this.logger.info({ event: 'script-down', group: index, reason }, `running down for ${scripted.point} (${reason})`);
+      return this.scripts.want(scripted, 'down');
+    }
     this.notifier.cancel(index);
     for (const address of group.addresses) this.emit(this.events.manager, 'down', vippyIface(address));
     const result = this.reconciler.unplumb(index);
@@ -278,6 +299,14 @@ class Daemon implements DaemonView {
       this.logger.crit({ event: 'unplumb-failed', group: index, err: result.error }, `if_down ${describeGroup(this.current, index)} failed: ${result.error}`);
     }
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: false, ok: result.ok, error: result.error });
+  }
+
+  /** A script's outcome is core's apply-result, as plumb/unplumb report theirs (ok = exit 0). */
+  private scriptOutcome(outcome: ScriptOutcome): void {
+    const index = this.current.groups.findIndex((g) => g.system === outcome.system && g.point === outcome.point);
+    if (index < 0) return;
+    if (outcome.ok) this.metrics.ownershipTransitions.inc({ direction: outcome.action === 'alive' ? 'acquired' : 'released' });
+    if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: outcome.action === 'alive', ok: outcome.ok, error: outcome.error });
   }
 
   // ---- inputs ----------------------------------------------------------------------------------
@@ -385,7 +414,7 @@ class Daemon implements DaemonView {
   private useConfig(config: ClusterConfig): void {
     const previousSecret = this.current.secret;
     this.current = config;
-    for (const result of this.reconciler.setConfig(config)) {
+    for (const result of this.reconciler.setConfig(withoutScriptedAddresses(config))) {
       if (!result.ok) this.logger.err({ event: 'reconfigure-failed', group: result.group, err: result.error }, `reconfigure of group ${result.group} failed: ${result.error}`);
     }
     this.notifier.setSettings(config.arp);
@@ -424,7 +453,7 @@ class Daemon implements DaemonView {
     for (const result of this.reconciler.releaseAll()) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
-    await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close()]);
+    await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop()]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
     clearTimeout(deadline);
     this.resolveFinished(code);
@@ -475,7 +504,7 @@ class Daemon implements DaemonView {
         return this.health();
       },
       reload: async () => this.reload(),
-      metrics: () => this.metricsText(),
+      metrics: () => this.metrics.registry.metrics(),
     };
   }
 
@@ -493,7 +522,7 @@ class Daemon implements DaemonView {
   }
 
   /** Gauges are read at scrape time; the notifier's cumulative counters are added as deltas. */
-  private async metricsText(): Promise<string> {
+  private refreshMetrics(): void {
     const s = coreStatus(this.state);
     this.metrics.groupsHeld.set(s.held.length);
     this.metrics.active.set(s.active ? 1 : 0);
@@ -506,7 +535,6 @@ class Daemon implements DaemonView {
       if (delta > 0) this.metrics.notifyFrames.inc({ kind }, delta);
     }
     this.framesCounted = totals;
-    return this.metrics.registry.metrics();
   }
 
   private peerStatus(): PeerStatus[] {
@@ -538,6 +566,7 @@ class Daemon implements DaemonView {
       quorum: { required: s.quorum.needed, seen: s.quorum.seen, met: s.quorum.ok, policy: this.current.noQuorumPolicy },
       peers: this.peerStatus(),
       held: s.held,
+      ...(this.current.systems?.some((system) => system.alive) ? { scripts: this.scripts.status() } : {}),
     });
   }
 }

@@ -28,16 +28,19 @@ export interface VippyMetrics {
 }
 
 /**
+ * `refresh` is called at the start of every scrape (on the control socket or on metrics.listen).
  * A fresh registry (never prom-client's global one, so tests and several instances do not
  * collide) holding vippy's metrics plus Node's defaults, event-loop lag among them.
  */
-export function createMetrics(): VippyMetrics {
+export function createMetrics(refresh?: () => void): VippyMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,
-    groupsHeld: new Gauge({ name: 'vippy_groups_held', help: 'VIP groups plumbed on this node', registers }),
+    // Registered first: prom-client runs its collect() before reading any later metric, so
+    // `refresh` brings every gauge (and delta-fed counter) up to date for each scrape.
+    groupsHeld: new Gauge({ name: 'vippy_groups_held', help: 'VIP groups plumbed on this node', registers, ...(refresh ? { collect: refresh } : {}) }),
     active: new Gauge({ name: 'vippy_active', help: '1 when this node is active (mature and no health reason false)', registers }),
     configVersion: new Gauge({ name: 'vippy_config_version', help: 'Version of the configuration in use', registers }),
     ownershipTransitions: new Counter({

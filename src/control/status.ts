@@ -73,6 +73,20 @@ export interface PeerStatus {
   held: number[];
 }
 
+/** flip systems with scripts: where one data point's alive/down script stands on this node. */
+export interface ScriptPointStatus {
+  system: string;
+  /** The state wanted here (alive: assigned to this node). */
+  state: 'alive' | 'down';
+  /** That state's script has exited 0. */
+  done: boolean;
+  running: boolean;
+  /** Runs of the wanted state so far. */
+  attempts: number;
+  lastError: string | null;
+  lastExitCode: number | null;
+}
+
 export interface Status {
   identity: string;
   stats: StatusStats;
@@ -82,6 +96,8 @@ export interface Status {
   peers?: PeerStatus[];
   /** Group indices this node actually has plumbed. */
   held?: number[];
+  /** Data point → its script state (flip configs whose systems have scripts). */
+  scripts?: Record<string, ScriptPointStatus>;
 }
 
 /**
@@ -89,7 +105,7 @@ export interface Status {
  * parts in (JSON keeps insertion order, and old tools print it as-is).
  */
 export function statusBody(parts: Status): Status {
-  const { identity, stats, config, state, quorum, peers, held } = parts;
+  const { identity, stats, config, state, quorum, peers, held, scripts } = parts;
   const body: Status = {
     identity,
     stats: {
@@ -112,6 +128,7 @@ export function statusBody(parts: Status): Status {
   if (quorum) body.quorum = quorum;
   if (peers) body.peers = peers;
   if (held) body.held = held;
+  if (scripts) body.scripts = scripts;
   return body;
 }
 

@@ -561,11 +561,22 @@ function evaluate(state: NodeState, now: number, out: Out): number {
       // has held for a guard period, by which time every change before it has been announced.
       // The exception is a hand-off (an alive peer has just released the group) when only this
       // node or the releaser changed (a preferred node back, a holder losing carrier or
-      // leaving) and everyone else's part of the view has settled.
+      // leaving), those changes are a moment old, and everyone else's part of the view has settled.
       const viewEnd = state.viewSince + timing.guardMs;
       const released = state.handoffs.get(group);
-      const handoff = released !== undefined && now >= othersSettledAt(state, [self, released.from]) + timing.guardMs;
-      if (now < viewEnd && !handoff) {
+      if (now < viewEnd && released !== undefined) {
+        // Changes that happened at the same moment elsewhere arrive within a delivery delay:
+        // give them a quarter interval after this node's and the releaser's own changes.
+        const settledAt = Math.max(
+          othersSettledAt(state, [self, released.from]) + timing.guardMs,
+          (state.nodeViewChangedAt.get(self) ?? -Infinity) + timing.intervalMs / 4,
+          (state.nodeViewChangedAt.get(released.from) ?? -Infinity) + timing.intervalMs / 4,
+        );
+        if (now < settledAt) {
+          wake.add(Math.min(settledAt, viewEnd));
+          continue;
+        }
+      } else if (now < viewEnd) {
         wake.add(viewEnd);
         continue;
       }
@@ -703,8 +714,10 @@ function placement(
     state.viewKey = viewKey;
     state.viewSince = now;
   }
+  const ineligibleByNode = new Map<string, number[]>();
+  for (const [group, names] of ineligible) for (const name of names) (ineligibleByNode.get(name) ?? ineligibleByNode.set(name, []).get(name)!).push(group);
   for (const node of state.config.nodes) {
-    const part = `${activeNodes.includes(node.name)} ${notReady.includes(node.name)} ${[...ineligible].filter(([, set]) => set.has(node.name)).map(([g]) => g)}`;
+    const part = `${activeNodes.includes(node.name)} ${notReady.includes(node.name)} ${ineligibleByNode.get(node.name) ?? ''}`;
     if (state.nodeViews.get(node.name) !== part) {
       state.nodeViews.set(node.name, part);
       state.nodeViewChangedAt.set(node.name, now);

@@ -33,6 +33,7 @@ it('packs the prebuilt addon and installs it without a compiler', async () => {
   const [manifest] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[\s*\{/m))) as { filename: string; files: { path: string }[] }[];
   const files = manifest!.files.map((f) => f.path);
   expect(files).toContain(PREBUILD);
+  expect(files).toContain('prebuilds/vippy-linux-arm64/node-napi-v8.node');
   expect(files).toContain('binding-options.cjs');
   expect(files).toContain('dist/bindings/index.js');
   // The source stays in the package for platforms without a prebuild.
@@ -55,4 +56,20 @@ it('packs the prebuilt addon and installs it without a compiler', async () => {
   const loaded = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env });
   expect(JSON.parse(loaded.stdout)).toContain('lo');
   expect(existsSync(join(installed, 'build'))).toBe(false);
+
+  // npm install -g into a temporary prefix: vippyd and vippyctl land on PATH and run.
+  const prefix = join(work, 'prefix');
+  await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(work, manifest!.filename)],
+    { ...npmOptions, env });
+  const globalEnv = { ...env, PATH: `${join(prefix, 'bin')}:${env.PATH}` };
+  const help = await run('vippyd', ['--help'], { env: globalEnv });
+  expect(help.stdout).toMatch(/^usage: vippyd/);
+  const config = join(work, 'check.json');
+  writeFileSync(config, JSON.stringify({ chat: '239.192.0.1:8945', secret: 'package-test-secret-0123', vips: [[{ interface: 'eth0', ip: '192.0.2.10/24' }]], nodes: ['node1'] }));
+  const check = await run('vippyd', ['--check', '-c', config, '-n', 'node1'], { env: globalEnv });
+  expect(check.stdout).toContain('192.0.2.10/24');
+  // No daemon listens on this socket: vippyctl says so and exits 1.
+  const ctl = await run('vippyctl', ['-s', join(work, 'none.sock'), 'status'], { env: globalEnv }).then(() => undefined, (err: { code: number; stderr: string }) => err);
+  expect(ctl?.code).toBe(1);
+  expect(ctl?.stderr).toContain('cannot reach the control socket');
 }, 600_000);

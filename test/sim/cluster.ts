@@ -109,6 +109,7 @@ export class Cluster {
   /** Wire's skew window: a message older than this on arrival is rejected. */
   readonly skewMs: number;
   private sendSerial = 0;
+  private expectedCache: { key: string; result: ReadonlyArray<readonly string[]> } | undefined;
   /** Per "from>to": serial of the newest announcement delivered (the agent drops older ones). */
   private readonly newestDelivered = new Map<string, number>();
 
@@ -421,7 +422,9 @@ export class Cluster {
       if (!liveNames.has(node.name)) continue;
       for (const group of sim.plumbed) if (!holders.has(group)) holders.set(group, node.name);
     }
-    return place({
+    const key = JSON.stringify([config.fingerprint, active, [...holders], live.map((node) => [...node.carrierDown])]);
+    if (this.expectedCache?.key === key) return this.expectedCache.result;
+    const result = place({
       config,
       active,
       ineligible: (group) => {
@@ -431,5 +434,7 @@ export class Cluster {
       holders,
       preferenceReady: () => true,
     });
+    this.expectedCache = { key, result };
+    return result;
   }
 }

@@ -55,7 +55,7 @@ export function randomRun(seed: number, options: { chaosMs?: number; verbose?: b
     convergenceChecks: cluster.convergenceChecks, freezeOverlaps: cluster.freezeOverlaps.length,
   });
   try {
-    const chaosEnd = options.chaosMs ?? 40_000;
+    const chaosEnd = options.chaosMs ?? 30_000;
     while (cluster.now < chaosEnd) {
       cluster.run(rng.int(200, 4000));
       const name = rng.pick(nodes);

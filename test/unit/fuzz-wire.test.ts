@@ -133,7 +133,7 @@ function mutate(rng: Prng, kind: Mutation, fresh: Buffer, pool: readonly Buffer[
     case 'swap-mac': {
       // Well-formed envelope, one field changed: these reach the key and MAC checks.
       const env = vippy.Envelope.decode(copy);
-      const fields = { version: env.version, keyId: Buffer.from(env.keyId), payload: Buffer.from(env.payload), mac: Buffer.from(env.mac) };
+      const fields: { version: number; keyId: Buffer; payload: Buffer; mac: Buffer } = { version: env.version, keyId: Buffer.from(env.keyId), payload: Buffer.from(env.payload), mac: Buffer.from(env.mac) };
       if (kind === 'payload-flip') {
         if (fields.payload.length > 0) fields.payload[rng.int(0, fields.payload.length - 1)]! ^= 1 << rng.int(0, 7);
         else fields.payload = Buffer.from([0]);

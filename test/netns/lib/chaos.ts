@@ -40,7 +40,13 @@ export class AddressObserver {
   dualWithSilentHolderMs = 0;
   unownedMs = 0;
   /** Frozen or dead nodes: dual ownership involving them is counted apart (dualWithSilentHolderMs). */
-  readonly silent = new Set<string>();
+  readonly #silent = new Set<string>();
+
+  setSilent(node: string, silent: boolean): void {
+    this.#account();
+    if (silent) this.#silent.add(node);
+    else this.#silent.delete(node);
+  }
 
   static async start(seg: Segment, nodes: readonly string[]): Promise<AddressObserver> {
     const observer = new AddressObserver();
@@ -76,7 +82,7 @@ export class AddressObserver {
     for (const set of this.holders.values()) {
       if (set.size === 0) this.unownedMs += elapsed;
       else if (set.size > 1) {
-        if ([...set].some((n) => this.silent.has(n))) this.dualWithSilentHolderMs += elapsed;
+        if ([...set].some((n) => this.#silent.has(n))) this.dualWithSilentHolderMs += elapsed;
         else this.dualMs += elapsed;
       }
     }
@@ -183,21 +189,21 @@ export async function runChaos(seg: Segment, { durationMs, seed, log = () => {} 
         case 'kill': {
           expectedExit.add(target);
           cluster.daemon(target).process.kill('SIGKILL');
-          observer.silent.add(target);
+          observer.setSilent(target, true);
           await cluster.daemon(target).process.wait();
           await sleep(holdMs);
           await cluster.start(target);
-          observer.silent.delete(target);
+          observer.setSilent(target, false);
           expectedExit.delete(target);
           watchCrash(target);
           break;
         }
         case 'freeze':
           cluster.daemon(target).process.kill('SIGSTOP');
-          observer.silent.add(target);
+          observer.setSilent(target, true);
           await sleep(holdMs);
           cluster.daemon(target).process.kill('SIGCONT');
-          observer.silent.delete(target);
+          observer.setSilent(target, false);
           break;
         case 'partition':
         case 'one-way': {

@@ -1,0 +1,183 @@
+// Unit tests of src/core's state machine and helpers; whole-cluster behaviour is in test/sim.
+import { describe, expect, it } from 'vitest';
+import { arpCache, createNode, notifyTargets, status, step, type NodeState } from '../../src/core/index.js';
+import { compareConfigs, remapHeld } from '../../src/core/config-change.js';
+import { notifyHosts } from '../../src/core/notify-targets.js';
+import type { Action, Announcement, CoreEvent } from '../../src/core/types.js';
+import type { VipGroup } from '../../src/config/model.js';
+import { simConfig } from '../sim/config.js';
+
+const config = simConfig({ nodes: ['a', 'b', 'c'], groups: 3, quorum: 2 });
+
+function announce(node: string, overrides: Partial<Announcement> = {}): CoreEvent {
+  return {
+    type: 'announcement',
+    from: node,
+    announcement: {
+      node, version: config.version, fingerprint: config.fingerprint, active: true, inactiveReason: null,
+      leaving: false, held: [], ineligible: [], hears: [0, 1, 2], ...overrides,
+    },
+  };
+}
+
+const of = <T extends Action['type']>(actions: Action[], type: T) => actions.filter((a): a is Extract<Action, { type: T }> => a.type === type);
+const logged = (actions: Action[]) => of(actions, 'log').map((a) => a.event);
+
+describe('core step', () => {
+  it('announces at the first tick and every interval, with a wake-up no later than the next one', () => {
+    const node = createNode({ self: 'a', config, now: 0 });
+    const first = step(node, { type: 'tick' }, 0);
+    expect(of(first.actions, 'send')).toHaveLength(1);
+    expect(of(first.actions, 'send')[0]!.announcement).toMatchObject({ node: 'a', active: false, inactiveReason: 'booting', held: [], leaving: false });
+    expect(first.wakeAt).toBeLessThanOrEqual(config.timing.intervalMs);
+    expect(of(step(node, { type: 'tick' }, 500).actions, 'send')).toHaveLength(0);
+    expect(of(step(node, { type: 'tick' }, 1000).actions, 'send')).toHaveLength(1);
+  });
+
+  it('is mature after matureMs and reports the first failing health reason, latched per name', () => {
+    const node = createNode({ self: 'a', config, now: 0 });
+    step(node, { type: 'tick' }, 0);
+    expect(status(node)).toMatchObject({ mature: false, active: false, inactiveReason: 'booting' });
+    step(node, { type: 'health', reason: 'ping', ok: false }, 100);
+    step(node, { type: 'health', reason: 'disk', ok: false }, 200);
+    for (let t = 1000; t <= 5000; t += 1000) step(node, { type: 'tick' }, t);
+    expect(status(node)).toMatchObject({ mature: true, active: false, inactiveReason: 'ping', mode: 'inactive' });
+    step(node, { type: 'health', reason: 'ping', ok: true }, 5100);
+    expect(status(node).inactiveReason).toBe('disk');
+    const result = step(node, { type: 'health', reason: 'disk', ok: true }, 5200);
+    expect(status(node)).toMatchObject({ active: true, inactiveReason: null });
+    // The change goes out at once, not at the next interval.
+    expect(of(result.actions, 'send')[0]?.announcement.active).toBe(true);
+  });
+
+  it('takes its groups with quorum, after the view has settled, and releases them all when quorum is lost', () => {
+    const node = createNode({ self: 'a', config, now: 0 });
+    for (let t = 0; t <= 5000; t += 1000) {
+      step(node, announce('b', { active: t >= 5000, hears: [0, 1] }), t);
+      step(node, { type: 'tick' }, t);
+    }
+    const plumbed = new Set<number>();
+    for (let t = 5100; t <= 7000; t += 100) {
+      for (const a of of(step(node, announce('b', { hears: [0, 1] }), t).actions, 'plumb')) plumbed.add(a.group);
+    }
+    expect([...plumbed].sort()).toEqual(status(node).ownership.a);
+    expect(plumbed.size).toBeGreaterThan(0);
+    // b falls silent; c was never heard: 1 of 2 seen.
+    const result = step(node, { type: 'tick' }, 7000 + config.timing.staleMs + 1);
+    expect(of(result.actions, 'unplumb').map((a) => a.group).sort()).toEqual([...plumbed].sort());
+    expect(logged(result.actions)).toContain('quorum-lost');
+    expect(status(node).mode).toBe('no-quorum');
+  });
+
+  it('on stop releases everything, announces leaving, and then does nothing', () => {
+    const node = createNode({ self: 'a', config: simConfig({ nodes: ['a'], groups: 1, matureMs: 0, guardMs: 0 }), now: 0 });
+    step(node, { type: 'tick' }, 0);
+    const held = status(node).held;
+    expect(held).toEqual([0]);
+    const stopped = step(node, { type: 'stop' }, 10);
+    expect(of(stopped.actions, 'unplumb').map((a) => a.group)).toEqual([0]);
+    expect(of(stopped.actions, 'send')[0]!.announcement).toMatchObject({ leaving: true, held: [], active: false });
+    expect(stopped.wakeAt).toBe(Infinity);
+    expect(step(node, { type: 'tick' }, 20).actions).toEqual([]);
+  });
+
+  it('releases everything after a pause longer than stale', () => {
+    const node = createNode({ self: 'a', config: simConfig({ nodes: ['a'], groups: 2, matureMs: 0, guardMs: 0 }), now: 0 });
+    step(node, { type: 'tick' }, 0);
+    expect(status(node).held).toEqual([0, 1]);
+    const resumed = step(node, { type: 'tick' }, 10_000);
+    expect(of(resumed.actions, 'unplumb').map((a) => a.group)).toEqual([0, 1]);
+    expect(logged(resumed.actions)).toContain('paused');
+    expect(status(node).inactiveReason).toBe('resuming');
+  });
+});
+
+describe('config graduation', () => {
+  const v2 = simConfig({ nodes: ['a', 'b', 'c'], groups: 2, quorum: 2, version: 2 });
+  const alone = (version: number, groups: number) => simConfig({ nodes: ['a'], groups, version, matureMs: 0, guardMs: 0 });
+
+  it('adopts a higher version, releasing groups that are gone first and resetting the mature clock', () => {
+    const node = createNode({ self: 'a', config: alone(1, 3), now: 0 });
+    step(node, { type: 'tick' }, 0);
+    expect(status(node).held).toEqual([0, 1, 2]);
+    const next = alone(2, 2);
+    const result = step(node, { type: 'config-offer', from: 'b', config: next }, 100);
+    const types = result.actions.map((a) => a.type);
+    expect(of(result.actions, 'unplumb').map((a) => a.group)).toEqual([2]);
+    expect(types.indexOf('unplumb')).toBeLessThan(types.indexOf('adopt-config'));
+    expect(of(result.actions, 'adopt-config')[0]).toMatchObject({ from: 'b', config: next });
+    expect(of(result.actions, 'log').find((a) => a.event === 'config-graduated')?.message).toBe('config v1 -> v2 (from b)');
+    expect(status(node)).toMatchObject({ version: 2, held: [0, 1] });
+    expect(node.configChangedAt).toBe(100);
+  });
+
+  it('offers its config to a peer on an older version, at most once per stale period', () => {
+    const node = createNode({ self: 'a', config: v2, now: 0 });
+    const old = { version: 1, fingerprint: config.fingerprint };
+    expect(of(step(node, announce('b', old), 0).actions, 'send-config')).toHaveLength(1);
+    expect(of(step(node, announce('b', old), 1000).actions, 'send-config')).toHaveLength(0);
+    expect(of(step(node, announce('b', old), 3000).actions, 'send-config')).toHaveLength(1);
+  });
+
+  it('logs a same-version conflict once and lets the greater fingerprint win', () => {
+    const other = simConfig({ nodes: ['a', 'b', 'c'], groups: 3, quorum: 2, variant: 1 });
+    const [low, high] = [config, other].sort((x, y) => (x.fingerprint < y.fingerprint ? -1 : 1));
+    const node = createNode({ self: 'a', config: low!, now: 0 });
+    const first = step(node, announce('b', { fingerprint: high!.fingerprint }), 0);
+    expect(of(first.actions, 'log').filter((a) => a.event === 'config-conflict').map((a) => a.level)).toEqual(['crit']);
+    expect(logged(step(node, announce('b', { fingerprint: high!.fingerprint }), 1000).actions)).not.toContain('config-conflict');
+    expect(of(step(node, { type: 'config-offer', from: 'b', config: high! }, 1100).actions, 'adopt-config')).toHaveLength(1);
+    expect(compareConfigs(low!, high!)).toBe('conflict-theirs-wins');
+    expect(compareConfigs(high!, low!)).toBe('conflict-ours-wins');
+  });
+
+  it('maps held groups onto the new config by their addresses', () => {
+    const before = simConfig({ nodes: ['a'], groups: 3 });
+    const after = simConfig({ nodes: ['a'], groups: 2, interfaces: { 1: 'eth1' } });
+    expect(remapHeld(before, after, new Set([0, 1, 2]))).toEqual({ kept: new Set([0]), dropped: [1, 2] });
+  });
+});
+
+describe('ARP cache and notify targets', () => {
+  const group: VipGroup = {
+    index: 0, key: '192.0.2.10',
+    addresses: [
+      { interface: 'eth0', ip: '192.0.2.10', family: 4, prefixLength: 29 },
+      { interface: 'eth0', ip: '2001:db8::10', family: 6, prefixLength: 64 },
+    ],
+  };
+
+  it('keeps hosts inside each IPv4 VIP subnet, de-duplicated, with MACs when known', () => {
+    const hosts = notifyHosts(group, [
+      { kind: 'network', interface: 'eth0', family: 4, network: '192.0.2.0', prefixLength: 24 },
+      { kind: 'arp-cache' },
+    ], [
+      { ip: '192.0.2.9', mac: 'aa:bb:cc:dd:ee:01' },
+      { ip: '192.0.2.11', mac: '00:00:00:00:00:00' },
+      { ip: '198.51.100.1', mac: 'aa:bb:cc:dd:ee:02' },
+    ]);
+    // /29 around .10 is .8-.15; the VIP itself is left out; IPv6 needs no hit-list.
+    expect(hosts.map((h) => h.ip)).toEqual(['192.0.2.8', '192.0.2.9', '192.0.2.11', '192.0.2.12', '192.0.2.13', '192.0.2.14', '192.0.2.15']);
+    expect(hosts.find((h) => h.ip === '192.0.2.9')).toEqual({ vip: '192.0.2.10', interface: 'eth0', ip: '192.0.2.9', mac: 'aa:bb:cc:dd:ee:01' });
+    expect(hosts.find((h) => h.ip === '192.0.2.11')?.mac).toBeUndefined();
+  });
+
+  it('shares a changed local table, merges peer slices, and forgets a silent peer', () => {
+    const node = createNode({ self: 'a', config, now: 0 });
+    step(node, { type: 'tick' }, 0);
+    const shared = step(node, { type: 'neighbours', entries: [{ ip: '192.0.2.20', mac: 'AA:BB:CC:DD:EE:20' }, { ip: '224.0.0.1', mac: '01:00:5e:00:00:01' }] }, 1000);
+    expect(of(shared.actions, 'send-arp-cache')[0]?.entries).toEqual([{ ip: '192.0.2.20', mac: 'aa:bb:cc:dd:ee:20' }]);
+    expect(of(step(node, { type: 'neighbours', entries: [{ ip: '192.0.2.20', mac: 'aa:bb:cc:dd:ee:20' }] }, 1500).actions, 'send-arp-cache')).toHaveLength(0);
+    step(node, announce('b'), 1600);
+    step(node, { type: 'arp-slice', from: 'b', entries: [{ ip: '192.0.2.30', mac: 'aa:bb:cc:dd:ee:30' }], complete: false }, 1600);
+    expect(arpCache(node).map((e) => e.ip)).toEqual(['192.0.2.20', '192.0.2.30']);
+    expect(notifyTargets(node, 0).map((h) => h.ip)).toEqual(['192.0.2.20', '192.0.2.30']);
+    step(node, { type: 'tick' }, 1600 + config.timing.staleMs + 1);
+    expect(arpCache(node).map((e) => e.ip)).toEqual(['192.0.2.20']);
+  });
+
+  it('names the group and config when asked about a group that does not exist', () => {
+    const node: NodeState = createNode({ self: 'a', config, now: 0 });
+    expect(() => notifyTargets(node, 7)).toThrow('notifyTargets: group 7 is not in config v1 (3 groups)');
+  });
+});
