@@ -53,11 +53,14 @@ function pingReplies(output: string): PingReply[] {
   return replies.sort((x, y) => x.t - y.t);
 }
 
-/** The outage the observer's pings saw around t0, or null when they never came back. */
-export function pingOutage(replies: PingReply[], t0: number): { outageMs: number; lostPings: number } | null {
+/**
+ * The outage the observer's pings saw around t0, or null when they had not come back by `end`
+ * (no reply in the last SETTLE_AFTER_MS: the outage is still going on).
+ */
+function pingOutage(replies: PingReply[], t0: number, end: number): { outageMs: number; lostPings: number } | null {
   const before = replies.filter((r) => r.t < t0).at(-1);
   const after = replies.filter((r) => r.t >= t0);
-  if (!before || after.length === 0) return null;
+  if (!before || after.length === 0 || end - after.at(-1)!.t > SETTLE_AFTER_MS) return null;
   let outageMs = 0;
   let previous = before;
   for (const r of after) {
@@ -155,7 +158,7 @@ export async function measureRun(sut: SystemUnderTest, kind: CaseName): Promise<
       await sleep(20);
     }
     const seen = read();
-    const outage = pingOutage(pingReplies(ping.stdout), t0);
+    const outage = pingOutage(pingReplies(ping.stdout), t0, Date.now());
     const since = (t: number | null) => (t === null ? null : t - t0);
     return {
       vipMs: since(seen.vipMs),

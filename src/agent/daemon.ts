@@ -173,7 +173,8 @@ class Daemon implements DaemonView {
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
     this.reconciler.apply([]);
-    for (const point of scriptedPoints(config)) this.scripts.want(point, 'down');
+    // flip's start-up clean-up: the scripts release every point this node may hold until core assigns it.
+    for (const point of scriptedPoints(config, this.self)) this.scripts.want(point, 'down');
     this.arpScanner.start();
     this.recheckTimer = setInterval(() => this.recheck(), RECHECK_MS);
 

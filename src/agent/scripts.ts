@@ -52,9 +52,13 @@ export function scriptedPoint(config: ClusterConfig, group: VipGroup): ScriptedP
   return { system, point: group.point };
 }
 
-/** Every point of every system with scripts. */
-export function scriptedPoints(config: ClusterConfig): ScriptedPoint[] {
-  return config.groups.flatMap((group) => scriptedPoint(config, group) ?? []);
+/** Every point of the systems with scripts that `node` takes part in (an arbiter has none). */
+export function scriptedPoints(config: ClusterConfig, node: string): ScriptedPoint[] {
+  const member = new Set(config.nodes.find((n) => n.name === node)?.systems);
+  return config.groups.flatMap((group) => {
+    const scripted = scriptedPoint(config, group);
+    return scripted && member.has(scripted.system.name) ? [scripted] : [];
+  });
 }
 
 /**
@@ -162,12 +166,12 @@ export class ScriptRunner {
   private async run(entry: Entry): Promise<void> {
     const action = entry.desired;
     entry.running = true;
-    entry.attempts++;
+    const attempt = ++entry.attempts;
     const result = await this.execute(entry.system, entry.point, action);
     entry.running = false;
     entry.lastExitCode = result.exitCode;
     entry.lastError = result.ok ? null : result.error ?? 'failed';
-    const fields = { event: 'script', system: entry.system.name, point: entry.point, action, attempt: entry.attempts };
+    const fields = { event: 'script', system: entry.system.name, point: entry.point, action, attempt };
 
     if (entry.desired !== action) {
       this.log.info({ ...fields, ok: result.ok }, `${action} ${entry.point}: superseded by ${entry.desired}`);
@@ -210,7 +214,7 @@ export class ScriptRunner {
     this.log.error({ ...fields, err: error, retryInMs: delay }, `${action} ${entry.point} (${entry.system.name}) failed: ${error}; retry in ${delay} ms`);
     entry.retryTimer = setTimeout(() => {
       entry.retryTimer = undefined;
-      if (!entry.running) void this.run(entry);
+      void this.run(entry);
     }, delay);
   }
 

@@ -35,7 +35,7 @@
 
 import type { ClusterConfig } from '../config/model.js';
 import type { Action, Announcement, ArpEntry, CoreEvent, LogLevel, Ownership, PlacementResult, StepResult } from './types.js';
-import { place } from './placement.js';
+import { createPlacer, type Placer } from './placement.js';
 import { computeMembership, isFresh, type MembershipView, type PeerRecord } from './membership.js';
 import { compareConfigs, remapHeld } from './config-change.js';
 import { clusterEntries, dropPeer, emptyArpCache, localEntries, mergeSlice, setLocalEntries, type ArpCache } from './arp-cache.js';
@@ -121,6 +121,8 @@ export interface NodeState {
   /** Send times within the last interval: triggered announcements are limited to a burst. */
   recentSends: number[];
   lastSentSignature: string;
+  /** Incremental placement (keeps rendezvous rankings between calls) and its last answer. */
+  placer: Placer;
   placement: { key: string; result: PlacementResult } | null;
   /** The placement-relevant view (active nodes, ineligibility, preference readiness) and since when it holds. */
   viewKey: string;
@@ -171,6 +173,7 @@ export function createNode(options: { self: string; config: ClusterConfig; now: 
     nextAnnounceAt: now,
     recentSends: [],
     lastSentSignature: '',
+    placer: createPlacer(config),
     placement: null,
     viewKey: '',
     viewSince: now,
@@ -526,7 +529,9 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   const holders = holderMap(state, view);
   const owners = placement(state, now, activeNodes, view, ownIneligible, holders, preferenceReady);
   const mine = (group: number) => owners[group]?.includes(self) ?? false;
-  const heldByAliveMember = (group: number) => view.members.find((peer) => peer.last!.held.includes(group));
+  const aliveHolder = new Map<number, PeerRecord>();
+  for (const peer of view.members) for (const group of peer.last!.held) if (!aliveHolder.has(group)) aliveHolder.set(group, peer);
+  const heldByAliveMember = (group: number) => aliveHolder.get(group);
 
   // Releases.
   const releaseReason: Partial<Record<NodeMode, string>> = {
@@ -726,7 +731,7 @@ function placement(
   // Most steps leave the view unchanged; recomputing placement would dominate the step's cost.
   const key = viewKey + JSON.stringify([...holders]);
   if (state.placement?.key === key) return state.placement.result;
-  const result = place({
+  const result = state.placer.update({
     config: state.config,
     active: activeNodes,
     ineligible: (group) => ineligible.get(group),

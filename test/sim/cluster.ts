@@ -3,7 +3,7 @@
 // random choice comes from one seeded PRNG, so a seed replays exactly. The "kernel" of each
 // node is the set of groups it has plumbed; the invariants are checked after every step.
 
-import { createNode, place, status, step, type NodeState } from '../../src/core/index.js';
+import { createNode, place, step, type NodeState } from '../../src/core/index.js';
 import type { Action, CoreEvent } from '../../src/core/types.js';
 import type { ClusterConfig } from '../../src/config/model.js';
 import { Prng } from './prng.js';
@@ -410,12 +410,14 @@ export class Cluster {
 
   /** Placement for the agreed view: all live nodes, the active ones as candidates. */
   private expectedPlacement(live: SimNode[], config: ClusterConfig): ReadonlyArray<readonly string[]> | undefined {
-    if (config.quorum > 1 && live.length < config.quorum) {
-      if (config.noQuorumPolicy === 'stop') return config.groups.map(() => []);
-      if (config.noQuorumPolicy === 'freeze') return undefined;
-    }
     const liveNames = new Set(live.map((node) => node.name));
-    const active = config.nodes.map((n) => n.name).filter((name) => liveNames.has(name) && status(this.nodes.get(name)!.core!).active);
+    const active = config.nodes.map((n) => n.name).filter((name) => liveNames.has(name) && this.nodes.get(name)!.core!.last.active);
+    if (config.quorum > 1 && config.noQuorumPolicy !== 'ignore') {
+      // Too few nodes up: stop holds nothing, freeze keeps whatever it had. Enough nodes up but
+      // too few active: they keep what they hold and take nothing, so there is no one answer.
+      if (live.length < config.quorum) return config.noQuorumPolicy === 'stop' ? config.groups.map(() => []) : undefined;
+      if (active.length < config.quorum) return undefined;
+    }
     const holders = new Map<number, string>();
     for (const node of config.nodes) {
       const sim = this.nodes.get(node.name)!;

@@ -167,8 +167,10 @@ describe('scripted points of a flip config', () => {
   const scripted = parseConfig(readme, 'flip.conf').config;
   const builtIn = parseConfig(readme.replace('"alive": "ip_up",', '').replace('"down": "ip_down",', ''), 'flip.conf').config;
 
-  it('are the groups of systems with scripts', () => {
-    expect(scriptedPoints(scripted).map((p) => [p.system.name, p.point])).toEqual([['ip', '198.51.100.1'], ['ip', '198.51.100.2']]);
+  it('are the groups of systems with scripts that the node is a member of', () => {
+    expect(scriptedPoints(scripted, 'flip').map((p) => [p.system.name, p.point])).toEqual([['ip', '198.51.100.1'], ['ip', '198.51.100.2']]);
+    // flip2 is an arbiter: no system, so no scripts run there.
+    expect(scriptedPoints(scripted, 'flip2')).toEqual([]);
     expect(scriptedPoint(builtIn, builtIn.groups[0]!)).toBeUndefined();
   });
 
