@@ -24,12 +24,23 @@
 //   Taking groups also needs `quorum` active nodes heard directly (same config, this node
 //   included), so a node cut off a moment ago, whose stale view still counts its peers, takes
 //   nothing the majority is already placing without it.
-// - Break-before-make: a group is taken only when no alive peer announces it held, a silent
-//   holder has been silent for stale + guard, this node has heard every peer or listened for
-//   stale + guard since it started (or resumed from a pause), and its view (active nodes, ineligibility, preference
-//   readiness) has not changed for a guard period. The last rule keeps two nodes with briefly
-//   different views from taking the same unheld group; hand-offs (the holder releases, its
-//   triggered announcement arrives) do not change the view and take one message.
+// - Break-before-make: a group is taken only when no alive peer announces it held, and never
+//   while this node cannot know who might hold or take it (see takeHold: listening after
+//   start, peers of another config or known only by a peer's word, a peer whose hears list
+//   lacks this node, a peer silent for less than stale + takeover guard). Views must also have
+//   settled: a take waits until the placement-relevant view (active nodes, ineligibility,
+//   preference readiness) has not changed for a guard period, so that two nodes with briefly
+//   different views do not both take one unheld group. A hand-off (an alive holder releases a
+//   group its placement moved) is taken at once, a quarter interval after the change that
+//   caused it, when nothing else in the view has changed for a guard period.
+// - A node learns from its peers' hears lists (peers heard within two intervals) that it is not
+//   heard, and releases everything; with quorum, silent holders' groups wait at least 2.5
+//   intervals after stale, so that a link that failed one way before failing both ways is
+//   still safe.
+// - A member whose announcements are overdue (1.5 intervals) counts as active in placement:
+//   it may have become active meanwhile, and this node must not take what it may be taking.
+// - The agent must pass announcements in send order per sender (drop one older than the last
+//   delivered, by the envelope's sequence number): the wire accepts reordered datagrams.
 // - A node that is not stepped for longer than `stale` (process paused) cannot know whether
 //   its groups were taken over meanwhile: it releases everything and listens again.
 
@@ -43,7 +54,10 @@ import { notifyHosts, type NotifyHost } from './notify-targets.js';
 
 /** At most this many announcements per interval (periodic included): changes go out at once, storms do not. */
 const TRIGGERED_BURST = 5;
+/** Peers listed in `hears`: heard within this many intervals. */
 const HEARS_WINDOW_INTERVALS = 2;
+/** A member silent for this many intervals may have changed: it counts as active in placement. */
+const UNCERTAIN_AFTER_INTERVALS = 1.5;
 
 /** What the node does with its groups right now, and why. */
 export type NodeMode =
@@ -463,8 +477,8 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   }
 
   // Membership.
-  const view = computeMembership(config, self, state.peers, now, hearsWindowMs(config));
   const hearsWindow = hearsWindowMs(config);
+  const view = computeMembership(config, self, state.peers, now, hearsWindow);
   for (const peer of view.fresh) {
     wake.add(peer.lastHeard + hearsWindow + 1);
     wake.add(peer.lastHeard + timing.staleMs + 1);
@@ -489,18 +503,11 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   const failingReason = [...state.health].find(([, ok]) => !ok)?.[0];
   const active = inConfig && mature && !resuming && failingReason === undefined;
   const inactiveReason = active ? null : !inConfig ? 'not-in-config' : !mature ? 'booting' : resuming ? 'resuming' : failingReason!;
-  const uncertainAfter = timing.intervalMs * 1.5;
+  const uncertainAfter = timing.intervalMs * UNCERTAIN_AFTER_INTERVALS;
   for (const peer of view.members) if (!peer.last!.active) wake.add(peer.lastHeard + uncertainAfter + 1);
   const activeNodes = config.nodes
     .map((node) => node.name)
     .filter((name) => (name === self ? active : view.members.some((peer) => peer.name === name && (peer.last!.active || now - peer.lastHeard > uncertainAfter))));
-  // A member whose last announcement is overdue (lost, one-way link, or alive only by a peer's
-  // word) may have become active since: it counts as active, so this node never takes a group
-  // that member may be taking.
-  // Two quorums: nodes seen (any state) decide whether to keep groups, so that a cluster-wide
-  // config bump (everyone booting) does not drop them; active nodes heard directly decide
-  // whether to take any, so that a node cut off just now, whose stale view still counts its
-  // peers, cannot take groups the majority is placing without it.
   const activeSeen = (active ? 1 : 0) + view.fresh.filter((peer) => peer.last!.active && peer.last!.fingerprint === config.fingerprint).length;
   const ignoreQuorum = config.quorum <= 1 || config.noQuorumPolicy === 'ignore';
   const quorumOk = config.quorum <= 1 || view.seen >= config.quorum;
