@@ -116,7 +116,11 @@ export async function createChat(
     if (families.has('ipv6')) family = 'udp6';
   }
 
-  const socket = dgram.createSocket({ type: family, reuseAddr: true });
+  // Every destination is an IP literal: answering the lookup at once lets send() reach the kernel
+  // in the same tick (Node's default lookup defers it), which matters for the leaving message.
+  const lookup = (address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void) =>
+    callback(null, address, family === 'udp4' ? 4 : 6);
+  const socket = dgram.createSocket({ type: family, reuseAddr: true, lookup: lookup as never });
   socket.on('message', (buf, rinfo) => {
     counters.received++;
     counters.bytesReceived += buf.length;

@@ -442,8 +442,10 @@ class Daemon implements DaemonView {
   private async stop(code: number): Promise<void> {
     if (this.stopping) return;
     const deadline = setTimeout(() => this.resolveFinished(code), STOP_DEADLINE_MS);
-    this.dispatch({ type: 'stop' });
+    // Stopping first: the releases core asks for are not fed back as apply-results, so the leaving
+    // announcement goes out right after them.
     this.stopping = true;
+    this.dispatch({ type: 'stop' });
     this.emit(this.events.config, 'stop');
     clearTimeout(this.wakeTimer);
     clearInterval(this.recheckTimer);
