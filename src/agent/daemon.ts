@@ -50,6 +50,8 @@ const monotonic = () => performance.now();
 
 /** How often the kernel is re-checked against the held groups even without netlink events. */
 const RECHECK_MS = 1000;
+/** Rejected datagrams are logged at most once per reason in this window (the counters keep every one). */
+const REJECTION_LOG_WINDOW_MS = 10_000;
 /** A clean stop must be over within one second, whatever a plugin or a socket does. */
 const STOP_DEADLINE_MS = 900;
 
@@ -94,6 +96,7 @@ class Daemon implements DaemonView {
   private resolveFinished!: (code: number) => void;
   readonly finished = new Promise<number>((resolve) => (this.resolveFinished = resolve));
 
+  private readonly rejectionLog = new Map<string, { since: number; suppressed: number }>();
   private readonly stats = { ignore: 0, sendAnnounce: 0, recvAnnounce: 0, stateChanges: 0 };
   private ownershipMap: Ownership = {};
   private readonly events: { config: VippyConfig; manager: VippyManager; network: VippyNetwork };
@@ -319,7 +322,7 @@ class Daemon implements DaemonView {
       if (decoded.reason === 'own') return;
       this.stats.ignore++;
       this.metrics.announcementsRejected.inc({ reason: decoded.reason });
-      this.logger.info({ event: 'ignored', reason: decoded.reason, from: source }, `announcement ignored [${source}]: ${decoded.detail}`);
+      this.logRejection(decoded.reason, source, decoded.detail);
       this.emit(this.events.config, 'ignore', decoded.reason, decoded.detail, rinfo);
       return;
     }
@@ -347,6 +350,20 @@ class Daemon implements DaemonView {
       case 'config-pending':
         return;
     }
+  }
+
+  /** One line per rejection reason per window: a flood of bad datagrams must not become a flood of log lines. */
+  private logRejection(reason: string, source: string, detail: string): void {
+    const now = monotonic();
+    const window = this.rejectionLog.get(reason);
+    if (window && now - window.since < REJECTION_LOG_WINDOW_MS) {
+      window.suppressed++;
+      return;
+    }
+    const suppressed = window?.suppressed ?? 0;
+    this.rejectionLog.set(reason, { since: now, suppressed: 0 });
+    const more = suppressed > 0 ? ` (and ${suppressed} more for this reason since the last line)` : '';
+    this.logger.info({ event: 'ignored', reason, from: source, suppressed }, `announcement ignored [${source}]: ${detail}${more}`);
   }
 
   private onNetEvents(events: NetEvent[]): void {

@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// (A 1 MiB young generation instead of V8's 16 MiB: the daemon allocates little, and this keeps
+// its resident size about 14 MB smaller for a few more, very short, scavenges.)
 // vippyd: the daemon's command line. Options as the original (-c, -n, -p, -h) plus --check.
 
 import { realpathSync } from 'node:fs';

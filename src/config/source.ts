@@ -49,6 +49,13 @@ export function parseSource(text: string, name: string): SourceText {
     return { line: low + 1, column: offset - lineStarts[low]! + 1 };
   };
 
+  // Real configs nest five levels deep; the parser and the checks below recurse, so a hostile
+  // file nested thousands deep must be refused before it can overflow the stack.
+  const tooDeep = nestingBeyond(text, MAX_NESTING);
+  if (tooDeep !== undefined) {
+    throw new ConfigError(name, [{ path: '', message: `JSON nested more than ${MAX_NESTING} levels deep`, ...position(tooDeep) }]);
+  }
+
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   const problems: Problem[] = errors.map((error) => {
@@ -72,6 +79,25 @@ export function parseSource(text: string, name: string): SourceText {
     return { path: formatPath(path), message };
   };
   return { name, value: JSON.parse(text) as unknown, problemAt };
+}
+
+const MAX_NESTING = 64;
+
+/** Offset of the first bracket that opens level `limit + 1`, ignoring brackets inside strings. */
+function nestingBeyond(text: string, limit: number): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') {
+      if (++depth > limit) return i;
+    } else if (c === '}' || c === ']') depth--;
+  }
+  return undefined;
 }
 
 function trailingCommaBefore(text: string, offset: number): boolean {

@@ -21,9 +21,9 @@
 //   health reason false. While booting the node keeps what it holds and takes nothing.
 // - Quorum, two counts. Keeping groups needs `quorum` nodes seen (this node plus fresh peers,
 //   whatever their health: which side of a partition am I on?), else no_quorum_policy applies.
-//   Taking groups also needs `quorum` active nodes heard directly (same config, this node
-//   included), so a node cut off a moment ago, whose stale view still counts its peers, takes
-//   nothing the majority is already placing without it.
+//   Taking groups also needs `quorum` active nodes heard directly within 1.5 intervals (same
+//   config, this node included), so a node cut off a moment ago, whose stale view still counts
+//   its peers, takes nothing the majority is already placing without it.
 // - Break-before-make: a group is taken only when no alive peer announces it held, and never
 //   while this node cannot know who might hold or take it (see takeHold: listening after
 //   start, peers of another config or known only by a peer's word, a peer whose hears list
@@ -141,6 +141,8 @@ export interface NodeState {
   /** The placement-relevant view (active nodes, ineligibility, preference readiness) and since when it holds. */
   viewKey: string;
   viewSince: number;
+  /** When the last announcement went out (compared with viewSince). */
+  viewSentAt: number;
   /** Each node's part of that view, and when it last changed: a hand-off needs the others' settled. */
   nodeViews: Map<string, string>;
   nodeViewChangedAt: Map<string, number>;
@@ -191,6 +193,7 @@ export function createNode(options: { self: string; config: ClusterConfig; now: 
     placement: null,
     viewKey: '',
     viewSince: now,
+    viewSentAt: -Infinity,
     nodeViews: new Map(),
     nodeViewChangedAt: new Map(),
     activeSince: new Map(),
@@ -508,7 +511,7 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   const activeNodes = config.nodes
     .map((node) => node.name)
     .filter((name) => (name === self ? active : view.members.some((peer) => peer.name === name && (peer.last!.active || now - peer.lastHeard > uncertainAfter))));
-  const activeSeen = (active ? 1 : 0) + view.fresh.filter((peer) => peer.last!.active && peer.last!.fingerprint === config.fingerprint).length;
+  const activeSeen = (active ? 1 : 0) + view.fresh.filter((peer) => peer.last!.active && peer.last!.fingerprint === config.fingerprint && now - peer.lastHeard <= uncertainAfter).length;
   const ignoreQuorum = config.quorum <= 1 || config.noQuorumPolicy === 'ignore';
   const quorumOk = config.quorum <= 1 || view.seen >= config.quorum;
   const activeQuorumOk = ignoreQuorum || activeSeen >= config.quorum;
@@ -563,8 +566,13 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   if (mode === 'acting') {
     const hold = takeHold(state, view, now);
     for (const [group, { at }] of state.handoffs) if (now - at > timing.staleMs) state.handoffs.delete(group);
+    // Every member must have spoken since this node's view last changed: a member that changed
+    // at that moment (became active, took a group) and was cut off right after is not trusted
+    // on an older word. Changed views are announced at once, so this costs one message.
+    const heardSinceChange = view.members.every((peer) => peer.lastHeard >= state.viewSince);
     for (const group of config.groups.map((g) => g.index)) {
       if (state.held.has(group) || !mine(group) || heldByAliveMember(group) !== undefined) continue;
+      if (!heardSinceChange) continue;
       if (now < hold.until) {
         wake.add(hold.until);
         continue;
@@ -646,11 +654,14 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   const signature = JSON.stringify(announcement);
   while (state.recentSends.length > 0 && now - state.recentSends[0]! >= timing.intervalMs) state.recentSends.shift();
   const due = now >= state.nextAnnounceAt;
-  const triggered = signature !== state.lastSentSignature;
+  // A changed view is announced too, so that peers waiting to hear from everyone since their
+  // own change (see the takes) hear from this node at once.
+  const triggered = signature !== state.lastSentSignature || state.viewSentAt < state.viewSince;
   if (due || (triggered && state.recentSends.length < TRIGGERED_BURST)) {
     out.actions.push({ type: 'send', announcement });
     state.recentSends.push(now);
     state.lastSentSignature = signature;
+    state.viewSentAt = now;
     if (due) state.nextAnnounceAt = Math.max(state.nextAnnounceAt + timing.intervalMs, now + 1);
     wake.add(state.nextAnnounceAt);
   } else if (triggered) {

@@ -92,7 +92,12 @@ const MAX_UINT32 = 0xffff_ffff;
 const MAX_UDP_PAYLOAD = 65_507;
 const MAC_ADDRESS = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
 
+/** Own datagrams remembered for the loop-back fast path (a config or ARP transfer is several). */
+const RECENTLY_SENT = 32;
+
 export function createCodec(options: CodecOptions): Codec {
+  const recentlySent: Buffer[] = new Array(RECENTLY_SENT);
+  let recentIndex = 0;
   const maxDatagram = options.maxDatagram ?? DEFAULT_MAX_DATAGRAM;
   const maxConfigBytes = options.maxConfigBytes ?? 1 << 20;
   const random = options.random ?? randomBytes;
@@ -134,6 +139,8 @@ export function createCodec(options: CodecOptions): Codec {
     if (datagram.length > maxDatagram) {
       throw new RangeError(`wire: ${what} needs ${datagram.length} bytes, over the ${maxDatagram}-byte datagram limit`);
     }
+    recentlySent[recentIndex] = datagram;
+    recentIndex = (recentIndex + 1) % recentlySent.length;
     // Wraps after 2^32 datagrams (over a decade at 10/s); receivers then see a replayed seq.
     seq = (seq + 1) >>> 0;
     return datagram;
@@ -302,6 +309,11 @@ export function createCodec(options: CodecOptions): Codec {
     return { ok: true, kind: 'config', sender, version: outcome.version, fingerprint: outcome.fingerprint, document: outcome.document };
   }
 
+  /** Multicast loops every send back: these bytes are known to be ours without verifying a MAC. */
+  function isRecentlySent(datagram: Uint8Array): boolean {
+    return recentlySent.some((sent) => sent !== undefined && sent.length === datagram.length && sent.equals(datagram));
+  }
+
   return {
     keyId: keyring.signing.idHex,
     bootId: bootHex,
@@ -309,7 +321,9 @@ export function createCodec(options: CodecOptions): Codec {
     encodeConfigSlices,
     encodeArpSlices,
     decode(datagram, now, source) {
-      const outcome = decodeOrReject(datagram, now, source);
+      const outcome: Decoded = isRecentlySent(datagram)
+        ? { ok: false, reason: 'own', detail: `from ${source}: our own datagram` }
+        : decodeOrReject(datagram, now, source);
       if (outcome.ok) accepted++;
       else rejections[outcome.reason]++;
       return outcome;

@@ -23,6 +23,8 @@ export interface ClusterOptions {
   perNode?: (host: Host) => RawConfig;
   /** Extra vippyd arguments per node (e.g. -p plugin). */
   args?: (host: Host) => string[];
+  /** Extra node arguments (e.g. --cpu-prof) before the script. */
+  nodeArgs?: string[];
 }
 
 /** A shared base config: fast timers, multicast chat on eth0, verbose console logging. */
@@ -75,7 +77,10 @@ export class VippyCluster {
   async start(name: string): Promise<Daemon> {
     const d = this.daemon(name);
     const args = ['-c', d.configPath, '-n', name, ...(this.options.args?.(d.host) ?? [])];
-    d.process = this.seg.spawn(d.host, [process.execPath, VIPPYD, ...args]);
+    // The bin itself (its shebang carries vippyd's node flags), unless node flags are asked for.
+    const nodeArgs = this.options.nodeArgs ?? [];
+    const command = nodeArgs.length > 0 ? [process.execPath, ...nodeArgs, VIPPYD] : [VIPPYD];
+    d.process = this.seg.spawn(d.host, [...command, ...args]);
     await waitFor(async () => (d.process.exit ? Promise.reject(new Error(`vippyd ${name} exited: ${d.process.stdout}${d.process.stderr}`)) : this.status(name).then(() => true, () => false)), {
       timeoutMs: 10_000,
       intervalMs: 20,
