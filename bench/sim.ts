@@ -35,7 +35,7 @@ const figures = {
     stepsPerSecond: Math.round(steps / randomSeconds),
   },
   quiet5x20: quietCluster(5, 20, 600_000),
-  quiet32x256: quietCluster(32, 256, 60_000),
+  quiet32x256: quietCluster(32, 256, 30_000),
 };
 console.log(JSON.stringify(figures, null, 2));
 console.log('written to', recordResults('core.json', 'sim', figures));

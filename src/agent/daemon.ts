@@ -328,6 +328,9 @@ class Daemon implements DaemonView {
     }
     switch (decoded.kind) {
       case 'announcement':
+        // Core needs each sender's announcements in send order: an older one overtaken in
+        // transit would roll its view of that peer back.
+        if (!decoded.latest) return;
         this.stats.recvAnnounce++;
         this.metrics.announcementsReceived.inc();
         this.emit(this.events.config, 'recv-announce', decoded.announcement, rinfo);

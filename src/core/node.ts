@@ -507,10 +507,12 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   const active = inConfig && mature && !resuming && failingReason === undefined;
   const inactiveReason = active ? null : !inConfig ? 'not-in-config' : !mature ? 'booting' : resuming ? 'resuming' : failingReason!;
   const uncertainAfter = timing.intervalMs * UNCERTAIN_AFTER_INTERVALS;
-  for (const peer of view.members) if (!peer.last!.active) wake.add(peer.lastHeard + uncertainAfter + 1);
+  for (const peer of view.members) wake.add(peer.lastHeard + uncertainAfter + 1);
+  // A member whose announcements are overdue may have become active: it counts as active.
   const activeNodes = config.nodes
     .map((node) => node.name)
     .filter((name) => (name === self ? active : view.members.some((peer) => peer.name === name && (peer.last!.active || now - peer.lastHeard > uncertainAfter))));
+  // Keeping needs nodes seen; taking needs active ones heard lately (see the header).
   const activeSeen = (active ? 1 : 0) + view.fresh.filter((peer) => peer.last!.active && peer.last!.fingerprint === config.fingerprint && now - peer.lastHeard <= uncertainAfter).length;
   const ignoreQuorum = config.quorum <= 1 || config.noQuorumPolicy === 'ignore';
   const quorumOk = config.quorum <= 1 || view.seen >= config.quorum;

@@ -60,7 +60,8 @@ export interface CodecOptions {
 }
 
 export type Decoded =
-  | { ok: true; kind: 'announcement'; sender: string; announcement: Announcement }
+  /** latest: false when a newer announcement of this sender has already been accepted (reordering). */
+  | { ok: true; kind: 'announcement'; sender: string; announcement: Announcement; latest: boolean }
   /** A config slice arrived; the document is not complete yet. */
   | { ok: true; kind: 'config-pending'; sender: string; received: number; total: number }
   | { ok: true; kind: 'config'; sender: string; version: number; fingerprint: string; document: string }
@@ -285,6 +286,7 @@ export function createCodec(options: CodecOptions): Codec {
         ok: true,
         kind: 'announcement',
         sender,
+        latest: fresh.latest,
         announcement: {
           node: sender,
           version: announcement.version,

@@ -14,7 +14,8 @@ export interface ReplayOptions {
 }
 
 export type ReplayVerdict =
-  | { ok: true }
+  /** latest: the newest datagram of this sender so far (false: an older one, reordered in transit). */
+  | { ok: true; latest: boolean }
   | { ok: false; reason: 'clock-skew' | 'replay' | 'stale-boot'; detail: string };
 
 /** Sequence numbers this far below the highest are still accepted once (reordering). */
@@ -51,11 +52,12 @@ export class ReplayGuard {
     const state = this.#senders.get(sender);
     if (state === undefined) {
       this.#senders.set(sender, { boot, highestSeq: seq, seen: 1n, newestSentAt: sentAt, earlierBoots: [] });
-      return { ok: true };
+      return { ok: true, latest: true };
     }
     if (boot !== state.boot) return this.#restart(state, boot, seq, sentAt);
 
-    if (seq > state.highestSeq) {
+    const latest = seq > state.highestSeq;
+    if (latest) {
       const shift = seq - state.highestSeq;
       state.seen = shift >= REPLAY_WINDOW ? 1n : ((state.seen << BigInt(shift)) | 1n) & WINDOW_MASK;
       state.highestSeq = seq;
@@ -69,7 +71,7 @@ export class ReplayGuard {
       state.seen |= bit;
     }
     if (sentAt > state.newestSentAt) state.newestSentAt = sentAt;
-    return { ok: true };
+    return { ok: true, latest };
   }
 
   #restart(state: SenderState, boot: string, seq: number, sentAt: number): ReplayVerdict {
@@ -89,6 +91,6 @@ export class ReplayGuard {
     state.highestSeq = seq;
     state.seen = 1n;
     state.newestSentAt = sentAt;
-    return { ok: true };
+    return { ok: true, latest: true };
   }
 }

@@ -245,7 +245,13 @@ describe('replay guard through the codec', () => {
     const sender = codec('node1');
     const datagrams = Array.from({ length: 70 }, (_, i) => sender.encodeAnnouncement(announcementOf('node1'), T0 + i));
     const receiver = codec('node2');
-    for (const i of [4, 0, 2, 1, 3]) expect(receiver.decode(datagrams[i], T0, SRC).ok, `seq ${i}`).toBe(true);
+    const latest = [4, 0, 2, 1, 3].map((i) => {
+      const outcome = receiver.decode(datagrams[i], T0, SRC);
+      expect(outcome.ok, `seq ${i}`).toBe(true);
+      return outcome.ok && outcome.kind === 'announcement' && outcome.latest;
+    });
+    // Only the first (seq 4, the highest) was the newest; the rest arrived overtaken.
+    expect(latest).toEqual([true, false, false, false, false]);
     expectRejected(receiver.decode(datagrams[2], T0, SRC), 'replay');
     expect(receiver.decode(datagrams[69], T0, SRC).ok).toBe(true);
     expect(receiver.decode(datagrams[6], T0, SRC).ok).toBe(true); // 63 behind: inside
