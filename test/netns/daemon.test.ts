@@ -2,7 +2,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { Segment, netnsAvailable, waitFor } from './harness.js';
-import { VippyCluster, VIPPYCTL, baseConfig, observerMac } from './lib/cluster.js';
+import { VippyCluster, VIPPYCTL, VIPPYD, baseConfig, observerMac } from './lib/cluster.js';
+import { loadConfigFile } from '../../src/config/index.js';
+import { place } from '../../src/core/index.js';
 
 const VIP1 = '192.0.2.201';
 const VIP2 = '192.0.2.202';
@@ -33,22 +35,20 @@ describe.skipIf(!netnsAvailable)('vippyd on a real segment', () => {
 
   it('places groups as core does, and vippyctl status prints them exactly', async () => {
     const { cluster } = await threeNodes();
-    await cluster.waitForHolder(VIP1, 'n1');
-    // Every node agrees on one holder per group; the preferred group sits on its node.
-    const status = await waitFor(async () => {
-      const s = await cluster.status('n2');
-      return s.state.active && Object.entries(s.state.ownership as Record<string, unknown[]>).filter(([n]) => n !== '_').flatMap(([, g]) => g).length === 3 ? s : undefined;
-    }, { timeoutMs: 5000, what: 'n2 sees all three groups owned' });
-    // ownership lists each node's groups as vippy shows them: [preferred?, {ip, ...}, ...].
-    const ownerOf = (group: number) => Object.entries(status.state.ownership as Record<string, Array<Array<string | { ip: string }>>>)
-      .find(([node, groups]) => node !== '_' && groups.some((g) => g.some((e) => typeof e !== 'string' && e.ip === [VIP1, VIP2, VIP3][group])))?.[0];
-    for (const [group, ip] of [VIP1, VIP2, VIP3].entries()) {
-      await cluster.waitForHolder(ip, ownerOf(group)!);
-    }
-    const text = execFileSync(process.execPath, [VIPPYCTL, '-s', cluster.daemon('n2').socket, 'status'], { encoding: 'utf8' });
+    // What core's placement gives for this config with all three nodes active.
+    const { config } = loadConfigFile(cluster.daemon('n1').configPath);
+    const placed = place({ config, active: ['n1', 'n2', 'n3'], ineligible: () => undefined, holders: new Map(), preferenceReady: () => true });
+    const expectedOwners = [VIP1, VIP2, VIP3].map((_, group) => placed[group]![0]!);
+    expect(expectedOwners[0]).toBe('n1'); // the preferred node
+    // The kernels agree once every node is active and has settled.
+    await waitFor(async () => {
+      const holders = await Promise.all([VIP1, VIP2, VIP3].map((ip) => cluster.holders(ip)));
+      return holders.every((h, group) => h.length === 1 && h[0] === expectedOwners[group]);
+    }, { timeoutMs: 8000, what: `holders ${expectedOwners.join(',')}` });
+    const text = execFileSync(VIPPYCTL, ['-s', cluster.daemon('n2').socket, 'status'], { encoding: 'utf8' });
     const expected = ['State:  active']
       .concat([VIP1, VIP2, VIP3].map((ip, group) => {
-        const owner = ownerOf(group)!;
+        const owner = expectedOwners[group]!;
         return `${owner === 'n2' ? '(*) ' : '    '}${owner}: ${ip}/24${group === 0 ? ' P(n1)' : ''}`;
       }))
       .join('\n');
@@ -174,5 +174,24 @@ describe.skipIf(!netnsAvailable)('vippyd on a real segment', () => {
     const line = await capture.waitForLine(/neighbor advertisement, length \d+, tgt is 2001:db8::201/, { timeoutMs: 2000 });
     expect(capture.stdout).toContain('[icmp6 sum ok]');
     expect(line).toBeTruthy();
+  });
+
+  it('start-up: a stale socket file is replaced, a live one and an unknown node are clear errors', async () => {
+    seg = await Segment.create({ hosts: ['n1'] });
+    cluster = new VippyCluster(seg, { config: baseConfig(seg.hosts, { vips: [[{ interface: 'eth0', ip: `${VIP1}/24` }]] }) });
+    const { socket, configPath } = cluster.daemon('n1');
+    // A socket file nobody listens on, as a SIGKILLed daemon leaves behind.
+    execFileSync('python3', ['-c', `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(socket)})`]);
+    await cluster.start('n1');
+    await cluster.waitForHolder(VIP1, 'n1');
+    const second = await seg.exec(seg.host('n1'), [VIPPYD, '-c', configPath, '-n', 'n1'], { allowFail: true, timeoutMs: 10_000 });
+    expect(second.code).not.toBe(0);
+    expect(second.stderr.trim()).toMatch(/^vippyd: .*another vippyd is already serving/);
+    expect(second.stderr.trim().split('\n')).toHaveLength(1);
+    const unknown = await seg.exec(seg.host('n1'), [VIPPYD, '-c', configPath, '-n', 'nobody'], { allowFail: true });
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr.trim()).toBe('vippyd: node "nobody" is not in this configuration (nodes: n1); use -n NODE');
+    // The running daemon was not disturbed.
+    expect(await cluster.holders(VIP1)).toEqual(['n1']);
   });
 });
