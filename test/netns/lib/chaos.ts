@@ -41,11 +41,23 @@ export class AddressObserver {
   unownedMs = 0;
   /** Frozen or dead nodes: dual ownership involving them is counted apart (dualWithSilentHolderMs). */
   readonly #silent = new Set<string>();
+  /**
+   * Per VIP, resumed or restarted nodes that still hold it from before: an overlap that began
+   * while a holder was frozen or dead lasts until that holder has let go (its first moments after
+   * SIGCONT, or its restarted daemon's start), and stays counted apart until then.
+   */
+  readonly #lingering = new Map<string, Set<string>>();
 
   setSilent(node: string, silent: boolean): void {
     this.#account();
-    if (silent) this.#silent.add(node);
-    else this.#silent.delete(node);
+    if (silent) {
+      this.#silent.add(node);
+      return;
+    }
+    this.#silent.delete(node);
+    for (const [ip, set] of this.holders) {
+      if (set.size > 1 && set.has(node)) (this.#lingering.get(ip) ?? this.#lingering.set(ip, new Set()).get(ip)!).add(node);
+    }
   }
 
   static async start(seg: Segment, nodes: readonly string[]): Promise<AddressObserver> {
@@ -71,6 +83,11 @@ export class AddressObserver {
     this.#account();
     if (match![1]) set.delete(node);
     else set.add(node);
+    const lingering = this.#lingering.get(match![2]!);
+    if (lingering && (match![1] || set.size <= 1)) {
+      lingering.delete(node);
+      if (set.size <= 1) lingering.clear();
+    }
     for (const listener of this.#listeners) listener();
   }
 
@@ -79,10 +96,11 @@ export class AddressObserver {
     const now = performance.now();
     const elapsed = now - this.#last;
     this.#last = now;
-    for (const set of this.holders.values()) {
+    for (const [ip, set] of this.holders) {
       if (set.size === 0) this.unownedMs += elapsed;
       else if (set.size > 1) {
-        if ([...set].some((n) => this.#silent.has(n))) this.dualWithSilentHolderMs += elapsed;
+        const lingering = this.#lingering.get(ip);
+        if ([...set].some((n) => this.#silent.has(n) || lingering?.has(n))) this.dualWithSilentHolderMs += elapsed;
         else this.dualMs += elapsed;
       }
     }
