@@ -10,6 +10,9 @@
 // - bad arguments (not an IP address, prefix out of range, missing field) are TypeErrors that
 //   name the method and field, and change nothing;
 // - deleteAddress / ensureNoAddress match address and prefix length;
+// - an address added with lifetimeSeconds is deleted by the kernel itself ~[N, N+1) s after its
+//   last add/renewal (IPv4's check_lifetime runs at most once a second); ensureAddress with the
+//   lifetime renews it;
 // - watch() delivers neighbour events in every state (incomplete and failed too, mac "" when the
 //   kernel gives none), but never multicast or NOARP entries;
 // - a FrameSender remembers each interface's MAC after its first frame; a send that fails

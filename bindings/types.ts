@@ -34,6 +34,8 @@ export interface InterfaceAddress {
   tentative: boolean;
   nodad: boolean;
   secondary: boolean;
+  /** Whole seconds until the kernel deletes the address unless it is renewed; absent when permanent. */
+  validLifetime?: number;
 }
 
 export interface AddressRequest {
@@ -45,6 +47,13 @@ export interface AddressRequest {
   label?: string;
   /** IPv4 only; "+" computes it from address and prefix. */
   broadcast?: string;
+  /**
+   * Valid and preferred lifetime: whole seconds (1 to 2^31-1) after which the kernel deletes the
+   * address by itself, or Infinity for permanent. When given, ensureAddress also sets it on an
+   * address that is already there (NLM_F_REPLACE): that renews a lease. Absent: permanent, and an
+   * existing address is left as it is.
+   */
+  lifetimeSeconds?: number;
 }
 
 export type NeighbourState =
@@ -92,7 +101,10 @@ export interface NativeApi {
   addAddress(req: AddressRequest): void;
   /** Throws NativeError (EADDRNOTAVAIL when absent). */
   deleteAddress(req: AddressRequest): void;
-  /** Idempotent add: returns true when it changed something, false when it was already there. */
+  /**
+   * Idempotent add: returns true when it added the address, false when it was already there (then
+   * a given lifetimeSeconds is applied to it: one more request).
+   */
   ensureAddress(req: AddressRequest): boolean;
   /** Idempotent delete: returns true when it removed something. */
   ensureNoAddress(req: AddressRequest): boolean;

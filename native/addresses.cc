@@ -1,11 +1,15 @@
 // Addresses: list, add, delete and their idempotent "ensure" forms. IPv4 takes an optional
 // label and broadcast; IPv6 is added with IFA_F_NODAD so a VIP is usable at once (no DAD wait,
-// no "dadfailed" while the previous owner still holds it).
+// no "dadfailed" while the previous owner still holds it). An optional lifetime (IFA_CACHEINFO,
+// whole seconds) makes the kernel delete the address by itself unless it is renewed: a lease
+// that a dead or frozen daemon cannot keep.
 #include "addresses.h"
 
 #include <arpa/inet.h>
 #include <linux/if_addr.h>
 
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "addon.h"
@@ -14,6 +18,9 @@ namespace vippy {
 
 namespace {
 
+// The kernel's "forever" (include/net/addrconf.h does not reach user space).
+constexpr uint32_t kForever = 0xFFFFFFFFu;
+
 struct AddressRequest {
   std::string iface;
   IpAddress ip;
@@ -21,6 +28,8 @@ struct AddressRequest {
   std::string label;
   bool hasBroadcast = false;
   unsigned char broadcast[4] = {};
+  bool hasLifetime = false;
+  uint32_t lifetime = kForever;  // seconds
 };
 
 AddressRequest ReadRequest(Napi::Env env, const Napi::CallbackInfo& info, const std::string& method) {
@@ -55,16 +64,26 @@ AddressRequest ReadRequest(Napi::Env env, const Napi::CallbackInfo& info, const 
       std::memcpy(req.broadcast, b.bytes, 4);
     }
   }
+  Napi::Value lifetime = o.Get("lifetimeSeconds");
+  if (!lifetime.IsUndefined()) {
+    req.hasLifetime = true;
+    // The kernel refuses 0 (EINVAL) and reads 0xFFFFFFFF as "forever": Infinity says that here.
+    bool forever = lifetime.IsNumber() && lifetime.As<Napi::Number>().DoubleValue() == INFINITY;
+    if (!forever) {
+      req.lifetime = static_cast<uint32_t>(RequireInt(env, lifetime, method + ": req.lifetimeSeconds (or Infinity)", 1, INT32_MAX));
+    }
+  }
   return req;
 }
 
-// Sends RTM_NEWADDR (create, exclusive) or RTM_DELADDR; returns the kernel's status. Deletion
-// matches address and prefix length (both families), not the label.
-NlStatus Change(Napi::Env env, const AddressRequest& req, uint16_t type, SysError& context) {
+// Sends RTM_NEWADDR (create; exclusive, or replacing: that updates an existing address's
+// lifetime) or RTM_DELADDR; returns the kernel's status. Deletion matches address and prefix
+// length (both families), not the label.
+NlStatus Change(Napi::Env env, const AddressRequest& req, uint16_t type, SysError& context, bool replace = false) {
   context = SysError{0, type == RTM_NEWADDR ? "RTM_NEWADDR" : "RTM_DELADDR", req.iface,
                      FormatIp(req.ip.family, req.ip.bytes), req.prefixLength};
   int index = InterfaceIndex(req.iface, context);
-  NlMessage message(type, type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0);
+  NlMessage message(type, type == RTM_NEWADDR ? NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL) : 0);
   auto* ifa = message.AddHeader<ifaddrmsg>();
   ifa->ifa_family = static_cast<unsigned char>(req.ip.family);
   ifa->ifa_prefixlen = static_cast<unsigned char>(req.prefixLength);
@@ -75,6 +94,11 @@ NlStatus Change(Napi::Env env, const AddressRequest& req, uint16_t type, SysErro
   if (type == RTM_NEWADDR) {
     if (!req.label.empty()) message.PutString(IFA_LABEL, req.label);
     if (req.hasBroadcast) message.Put(IFA_BROADCAST, req.broadcast, 4);
+    if (req.hasLifetime) {
+      ifa_cacheinfo lifetime{};
+      lifetime.ifa_prefered = lifetime.ifa_valid = req.lifetime;
+      message.Put(IFA_CACHEINFO, &lifetime, sizeof lifetime);
+    }
     if (req.ip.family == AF_INET6) {
       ifa->ifa_flags = IFA_F_NODAD;
       message.PutU32(IFA_FLAGS, IFA_F_NODAD);
@@ -90,7 +114,11 @@ bool Apply(const Napi::CallbackInfo& info, uint16_t type, const char* method, in
   SysError context;
   NlStatus status = Change(env, req, type, context);
   if (status.error == 0) return true;
-  if (status.error == tolerated) return false;
+  if (status.error == tolerated) {
+    // Present already: a given lifetime still applies (this is how a lease is renewed).
+    if (type == RTM_NEWADDR && req.hasLifetime) status = Change(env, req, type, context, true);
+    if (status.error == tolerated || status.error == 0) return false;
+  }
   context.code = status.error;
   context.extack = status.extack;
   throw context;
@@ -144,6 +172,11 @@ Napi::Object AddressToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& names
   if (!local) return Napi::Object();
   bool v4 = ifa->ifa_family == AF_INET;
   uint32_t flags = attrs[IFA_FLAGS] ? AttrU32(attrs[IFA_FLAGS]) : ifa->ifa_flags;
+  // Seconds left (the kernel counts down from the last add/replace); absent when permanent.
+  uint32_t valid = kForever;
+  if (attrs[IFA_CACHEINFO] && AttrLength(attrs[IFA_CACHEINFO]) >= sizeof(ifa_cacheinfo)) {
+    valid = static_cast<const ifa_cacheinfo*>(AttrData(attrs[IFA_CACHEINFO]))->ifa_valid;
+  }
   int index = static_cast<int>(ifa->ifa_index);
   // IFA_F_SECONDARY shares its bit with IPv6's IFA_F_TEMPORARY: only IPv4 has secondaries.
   return State(env).address.Make(env, {
@@ -152,13 +185,14 @@ Napi::Object AddressToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& names
       attrs[IFA_LABEL] ? Napi::String::New(env, AttrString(attrs[IFA_LABEL])) : env.Undefined(),
       attrs[IFA_BROADCAST] ? IpValue(env, AF_INET, AttrData(attrs[IFA_BROADCAST])) : env.Undefined(),
       Napi::Number::New(env, flags), Napi::Boolean::New(env, flags & IFA_F_TENTATIVE),
-      Napi::Boolean::New(env, flags & IFA_F_NODAD), Napi::Boolean::New(env, v4 && (flags & IFA_F_SECONDARY))},
+      Napi::Boolean::New(env, flags & IFA_F_NODAD), Napi::Boolean::New(env, v4 && (flags & IFA_F_SECONDARY)),
+      valid == kForever ? env.Undefined() : Napi::Number::New(env, valid)},
       appendTo);
 }
 
 void InitAddresses(Napi::Env env, Napi::Object exports) {
   State(env).address.Init(env, {"family", "address", "prefixLength", "ifindex", "interface", "label?", "broadcast?",
-                                "flags", "tentative", "nodad", "secondary"});
+                                "flags", "tentative", "nodad", "secondary", "validLifetime?"});
   exports.Set("listAddresses", Napi::Function::New<GuardedMethod<ListAddresses>>(env, "listAddresses"));
   exports.Set("addAddress", Napi::Function::New<GuardedMethod<AddAddress>>(env, "addAddress"));
   exports.Set("deleteAddress", Napi::Function::New<GuardedMethod<DeleteAddress>>(env, "deleteAddress"));

@@ -96,6 +96,8 @@ class Daemon implements DaemonView {
   private resolveFinished!: (code: number) => void;
   readonly finished = new Promise<number>((resolve) => (this.resolveFinished = resolve));
 
+  private readonly pending: CoreEvent[] = [];
+  private dispatching = false;
   private readonly rejectionLog = new Map<string, { since: number; suppressed: number }>();
   private readonly stats = { ignore: 0, sendAnnounce: 0, recvAnnounce: 0, stateChanges: 0 };
   private ownershipMap: Ownership = {};
@@ -205,11 +207,25 @@ class Daemon implements DaemonView {
 
   // ---- the core loop ---------------------------------------------------------------------------
 
+  /**
+   * Events raised while actions are being carried out (apply-results, carrier changes) wait
+   * until every action of the current step is done: a step's actions may switch the config
+   * (adopt-config), and the next step must see the agent on the same config as core.
+   */
   private dispatch(event: CoreEvent): void {
     if (this.stopping && event.type !== 'stop') return;
-    const result = step(this.state, event, monotonic());
-    for (const action of result.actions) this.execute(action);
-    if (!this.stopping) this.scheduleWake(result.wakeAt);
+    this.pending.push(event);
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
+        const result = step(this.state, next, monotonic());
+        for (const action of result.actions) this.execute(action);
+        if (!this.stopping) this.scheduleWake(result.wakeAt);
+      }
+    } finally {
+      this.dispatching = false;
+    }
   }
 
   private scheduleWake(wakeAt: number): void {
@@ -424,10 +440,11 @@ class Daemon implements DaemonView {
     }
     for (const warning of loaded.warnings) this.logger.warning({ event: 'config-warning' }, warning);
     const previous = this.current;
+    // Core's releases for groups that leave the config refer to the old config: switch after them.
+    this.dispatch({ type: 'config-loaded', config: loaded.config });
     this.useConfig(loaded.config);
     this.logger.reconfigure(loaded.config.logging);
     void this.restartChatIfNeeded(previous, loaded.config);
-    this.dispatch({ type: 'config-loaded', config: loaded.config });
     this.logger.notice({ event: 'reloaded', version: loaded.config.version }, `reloaded ${this.options.configPath} (v${loaded.config.version})`);
     return { ok: true, version: loaded.config.version };
   }

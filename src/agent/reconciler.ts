@@ -220,15 +220,18 @@ export class Reconciler {
    */
   setConfig(config: ClusterConfig): ApplyResult[] {
     const results: ApplyResult[] = [];
-    const sameAddresses = (a: VipGroup, b: VipGroup | undefined) =>
-      b !== undefined && a.addresses.map(vipKey).sort().join() === b.addresses.map(vipKey).sort().join();
-    for (const [index, group] of [...this.held]) {
-      const next = config.groups[index];
-      if (sameAddresses(group, next)) {
-        this.held.set(index, next!);
+    // A held group survives when the new config has a group with exactly its addresses, possibly
+    // at another index (core remaps its held set the same way); the others are removed.
+    const identity = (group: VipGroup) => group.addresses.map(vipKey).sort().join();
+    const nextByIdentity = new Map(config.groups.map((group) => [identity(group), group]));
+    const previous = [...this.held];
+    this.held.clear();
+    for (const [index, group] of previous) {
+      const next = nextByIdentity.get(identity(group));
+      if (next !== undefined) {
+        this.held.set(next.index, next);
         continue;
       }
-      this.held.delete(index);
       const errors = this.removeAll(group.addresses);
       results.push({ group: index, held: false, ok: errors.length === 0, ...(errors.length ? { error: errors.join('; ') } : {}) });
     }

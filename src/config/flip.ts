@@ -5,7 +5,7 @@ import { parseCidr, vipAddress } from './addresses.js';
 import type { FlipSystem, NodeSpec, SyslogLevel, VipGroup } from './model.js';
 import { type Report } from './report.js';
 import { syslogLevels, type FlipFile } from './schema.js';
-import { operatorSettings, type UnfingerprintedConfig } from './vippy.js';
+import { addressLease, operatorSettings, type UnfingerprintedConfig } from './vippy.js';
 
 /** flip's log levels → the lowest syslog level still logged. */
 const lowestLevel: Record<FlipFile['log_level'], SyslogLevel> = {
@@ -71,6 +71,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
   }
   if (file.key.length < 16) report.warn('key is shorter than 16 characters: it is the HMAC key, use a long random string');
 
+  const guardMs = quorum > 1 ? file.gossip_interval : 0;
   const lowest = syslogLevels.indexOf(lowestLevel[file.log_level]);
   return {
     format: 'flip',
@@ -84,9 +85,10 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
       // flip acts on its view at once; listening one timeout first avoids claiming a peer's points at start.
       matureMs: file.ping_timeout,
       staleMs: file.ping_timeout,
-      guardMs: quorum > 1 ? file.gossip_interval : 0,
+      guardMs,
       arpCacheMs: 15_000,
       preemptDelayMs: 0,
+      leaseSeconds: addressLease(file.address_lease, { intervalMs: file.gossip_interval, staleMs: file.ping_timeout, guardMs }, report),
     },
     quorum,
     noQuorumPolicy: quorum === 1 ? 'ignore' : (file.no_quorum_policy ?? 'freeze'),

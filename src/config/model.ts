@@ -104,6 +104,12 @@ export interface ClusterConfig {
     guardMs: number;
     arpCacheMs: number;
     preemptDelayMs: number;
+    /**
+     * Kernel lifetime of plumbed addresses, renewed while the daemon runs, so a killed or frozen
+     * daemon's addresses expire by themselves. Whole seconds (the kernel's unit, hence not ms);
+     * 0 or absent: permanent addresses.
+     */
+    leaseSeconds?: number;
   };
   /** Nodes (self included) that must be seen for a node to act on placement. 1 = no quorum. */
   quorum: number;

@@ -85,6 +85,11 @@ const operatorKeys = {
     z.strictObject({ listen: hostPort('127.0.0.1:9477').describe('"ADDRESS:PORT" of the Prometheus /metrics listener.') }).optional(),
     { since: 'new', description: 'Prometheus metrics over HTTP. Absent: no listener.' },
   ),
+  address_lease: doc(z.number().int().nonnegative().max(2 ** 31 - 1).optional().meta({ 'x-unit': 'seconds' }), {
+    since: 'new',
+    description: 'Kernel lifetime of the addresses this node plumbs, renewed several times per lease while vippyd runs, so a killed or frozen vippyd\'s addresses disappear by themselves (about lease to lease + 1 s after its last renewal) instead of staying on two hosts. Whole seconds; 0: permanent addresses (the original behaviour).',
+    defaultText: 'the longest lease that expires before a peer takes over: floor((stale + takeover_guard - interval) / 1 s) - 1, at least 1',
+  }),
   plugins: doc(z.array(z.string().min(1)).default([]), {
     since: 'vippy',
     description: 'Plugin files loaded at start (the `-p` options are appended).',

@@ -57,7 +57,7 @@ export function summarizeConfig(config: ClusterConfig): string {
     `nodes (${config.nodes.length}): ${nodes.join(', ')}`,
     `groups (${config.groups.length}):`,
     ...groups,
-    `timing: interval ${seconds(timing.intervalMs)}, stale ${seconds(timing.staleMs)}, takeover guard ${seconds(timing.guardMs)}, mature ${seconds(timing.matureMs)}, arp-cache ${seconds(timing.arpCacheMs)}`,
+    `timing: interval ${seconds(timing.intervalMs)}, stale ${seconds(timing.staleMs)}, takeover guard ${seconds(timing.guardMs)}, mature ${seconds(timing.matureMs)}, arp-cache ${seconds(timing.arpCacheMs)}, address lease ${timing.leaseSeconds ? `${timing.leaseSeconds} s` : 'off'}`,
     `quorum: ${quorum}`,
     `placement: ${config.placement}, preempt ${config.preempt ? `on (delay ${seconds(timing.preemptDelayMs)})` : 'off'}`,
     `notify: ${notify.length === 0 ? 'none' : notify.join(', ')}`,

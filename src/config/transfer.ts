@@ -59,6 +59,7 @@ function operatorKeys(config: ClusterConfig) {
     ...(config.management.group === undefined ? {} : { management_group: config.management.group }),
     ...(config.metrics === undefined ? {} : { metrics: { listen: config.metrics.listen } }),
     plugins: config.plugins,
+    ...(config.timing.leaseSeconds === undefined ? {} : { address_lease: config.timing.leaseSeconds }),
   };
 }
 

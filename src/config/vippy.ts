@@ -55,6 +55,7 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
       guardMs: ms(guard),
       arpCacheMs: ms(Number(file['arp-cache'])),
       preemptDelayMs: ms(file.preempt_delay),
+      leaseSeconds: addressLease(file.address_lease, { intervalMs: ms(file.interval), staleMs: ms(file.stale), guardMs: ms(guard) }, report),
     },
     quorum,
     noQuorumPolicy: quorum === 1 ? 'ignore' : (file.no_quorum_policy ?? 'stop'),
@@ -76,6 +77,21 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
       json: file.logging.json,
     },
   };
+}
+
+/**
+ * `address_lease` or its default. A holder that dies right after renewing and one interval after
+ * its last announcement loses its addresses at most lease + 1 s later (the kernel checks
+ * lifetimes once a second), while peers take over stale + guard after that announcement: the
+ * default is the longest lease that still expires first. Longer leases tolerate longer stalls of
+ * a live daemon, so they are allowed, with a warning.
+ */
+export function addressLease(given: number | undefined, timing: { intervalMs: number; staleMs: number; guardMs: number }, report: Report): number {
+  const safe = Math.max(1, Math.floor((timing.staleMs + timing.guardMs - timing.intervalMs) / 1000) - 1);
+  if (given !== undefined && given > safe) {
+    report.warn(`address_lease (${given} s) outlives a takeover: a killed or frozen holder may keep its addresses up to ${given - safe} s after a peer takes them over (at most ${safe} s avoids that)`);
+  }
+  return given ?? safe;
 }
 
 /** Keys that vippy and flip files share (management socket, metrics, plugins). */

@@ -194,4 +194,20 @@ describe.skipIf(!netnsAvailable)('vippyd on a real segment', () => {
     // The running daemon was not disturbed.
     expect(await cluster.holders(VIP1)).toEqual(['n1']);
   });
+
+  it('a reload that moves a held group to another index keeps its address up throughout', async () => {
+    const { seg, cluster } = await threeNodes();
+    await cluster.waitForHolder(VIP1, 'n1');
+    const monitor = seg.spawn(seg.host('n1'), ['ip', '-o', 'monitor', 'address']);
+    await new Promise((r) => setTimeout(r, 200));
+    const VIP4 = '192.0.2.204';
+    for (const name of ['n1', 'n2', 'n3']) {
+      cluster.rewrite(name, (c) => ({ ...c, version: 2, vips: [[{ interface: 'eth0', ip: `${VIP4}/24` }], ...(c.vips as unknown[])] }));
+      cluster.daemon(name).process.kill('SIGHUP');
+    }
+    await waitFor(async () => (await cluster.holders(VIP4)).length === 1, { timeoutMs: 5000, what: 'the new group held once' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await cluster.holders(VIP1)).toEqual(['n1']);
+    expect(monitor.stdout).not.toMatch(new RegExp(`Deleted .*${VIP1.replace(/\./g, '\\.')}/`));
+  });
 });
