@@ -1,5 +1,6 @@
 // Cost of the signed chat datagram: sign+encode and verify+decode of one announcement of a
-// 16-node, 64-group cluster (target ≤ 20 µs each), its size, and a 20 kB config transfer.
+// 16-node, 64-group cluster (target ≤ 20 µs each), its size, a 20 kB config transfer, and the
+// cost of rejecting hostile datagrams by kind (a flood must be cheap to drop).
 // Run: npx tsx bench/wire.ts  → bench/results/core.json, section "wire".
 import os from 'node:os';
 import type { Announcement } from '../src/core/types.js';
@@ -60,6 +61,35 @@ const transfer = summarize(Array.from({ length: 20 }, () => {
 }));
 const slices = sender.encodeConfigSlices(7, 'b'.repeat(64), document, NOW);
 
+// Rejections: the first inputs of each kind must be rejected for the expected reason, or the figure is void.
+// Accepted in the decode benchmark above: the last one, and one 30,000 datagrams ago.
+const latest = datagrams.at(-1)!;
+const early = datagrams[BATCH]!;
+let noise = 0x2545f491;
+const randomByte = () => (noise = (Math.imul(noise, 1_103_515_245) + 12_345) >>> 0) >>> 24;
+const hostile = {
+  /** A just accepted datagram sent again, byte for byte: known without a MAC check. */
+  replayRecent: { reason: 'replay', make: () => latest },
+  /** An accepted datagram sent again long after: MAC, payload and replay guard. */
+  replayOld: { reason: 'replay', make: () => early },
+  /** One bit of the signed payload flipped: only the MAC can tell. */
+  bitFlip: { reason: 'bad-mac', make: () => { const copy = Buffer.from(latest); copy[copy.length - 60]! ^= 4; return copy; } },
+  /** Cut short: a length field points past the end. */
+  truncated: { reason: 'malformed-envelope', make: () => latest.subarray(0, 50) },
+  /** Random bytes of a typical datagram size. */
+  random: { reason: 'malformed-envelope', make: () => Buffer.from(Array.from({ length: 700 }, randomByte)) },
+} as const;
+const rejectUs = Object.fromEntries(Object.entries(hostile).map(([kind, { reason, make }]) => {
+  const inputs = Array.from({ length: BATCH }, make);
+  for (const input of inputs.slice(0, 10)) {
+    const outcome = receiver.decode(input, NOW, 'bench');
+    if (outcome.ok || outcome.reason !== reason) throw new Error(`bench ${kind} datagram: expected ${reason}, got ${outcome.ok ? 'accepted' : outcome.reason}`);
+  }
+  return [kind, perOp(() => {
+    for (const input of inputs) receiver.decode(input, NOW, 'bench');
+  })];
+}));
+
 const figures = {
   announcement: {
     nodes: NODES.length,
@@ -69,6 +99,7 @@ const figures = {
     verifyDecodeUs: decode,
     targetUs: 20,
   },
+  rejectUs,
   // Other work on the machine inflates the figures: the 1-minute load when the run ended.
   loadAverage: os.loadavg()[0],
   configTransfer: { documentBytes: Buffer.byteLength(document), slices: slices.length, largestSliceBytes: Math.max(...slices.map((s) => s.length)), transferUs: transfer },

@@ -91,6 +91,8 @@ class Daemon implements DaemonView {
   /** Notifier counters already added to the notify-frames metric. */
   private framesCounted = { garp: 0, 'arp-reply': 0, na: 0 };
   private wakeTimer?: NodeJS.Timeout;
+  /** The core time wakeTimer is armed for. */
+  private wakeTimerAt = Infinity;
   private recheckTimer?: NodeJS.Timeout;
   private stopping = false;
   private resolveFinished!: (code: number) => void;
@@ -229,10 +231,17 @@ class Daemon implements DaemonView {
   }
 
   private scheduleWake(wakeAt: number): void {
+    // Most steps keep the wake time: re-arming a timer on every datagram costs more than the step.
+    if (this.wakeTimer && wakeAt === this.wakeTimerAt) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    this.wakeTimerAt = wakeAt;
     if (!Number.isFinite(wakeAt)) return;
     const delay = Math.max(0, wakeAt - monotonic());
-    this.wakeTimer = setTimeout(() => this.dispatch({ type: 'tick' }), Math.ceil(delay));
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.dispatch({ type: 'tick' });
+    }, Math.ceil(delay));
   }
 
   private execute(action: Action): void {
@@ -338,8 +347,9 @@ class Daemon implements DaemonView {
       if (decoded.reason === 'own') return;
       this.stats.ignore++;
       this.metrics.announcementsRejected.inc({ reason: decoded.reason });
-      this.logRejection(decoded.reason, source, decoded.detail);
-      this.emit(this.events.config, 'ignore', decoded.reason, decoded.detail, rinfo);
+      // The detail is formatted on reading: only for a log line or a listener, not for every datagram of a flood.
+      this.logRejection(decoded, source);
+      if (this.events.config.listenerCount('ignore') > 0) this.emit(this.events.config, 'ignore', decoded.reason, decoded.detail, rinfo);
       return;
     }
     switch (decoded.kind) {
@@ -372,7 +382,8 @@ class Daemon implements DaemonView {
   }
 
   /** One line per rejection reason per window: a flood of bad datagrams must not become a flood of log lines. */
-  private logRejection(reason: string, source: string, detail: string): void {
+  private logRejection(rejected: { reason: string; readonly detail: string }, source: string): void {
+    const { reason } = rejected;
     const now = monotonic();
     const window = this.rejectionLog.get(reason);
     if (window && now - window.since < REJECTION_LOG_WINDOW_MS) {
@@ -382,7 +393,7 @@ class Daemon implements DaemonView {
     const suppressed = window?.suppressed ?? 0;
     this.rejectionLog.set(reason, { since: now, suppressed: 0 });
     const more = suppressed > 0 ? ` (and ${suppressed} more for this reason since the last line)` : '';
-    this.logger.info({ event: 'ignored', reason, from: source, suppressed }, `announcement ignored [${source}]: ${detail}${more}`);
+    this.logger.info({ event: 'ignored', reason, from: source, suppressed }, `announcement ignored [${source}]: ${rejected.detail}${more}`);
   }
 
   private onNetEvents(events: NetEvent[]): void {

@@ -2,6 +2,10 @@
 // addresses all-or-nothing, releases them, and (on netlink events and on a timer) repairs drift:
 // a held address deleted by hand comes back, a configured address this node does not hold goes.
 // It only ever touches addresses that appear in the config.
+//
+// Leases (timing.leaseSeconds > 0): held addresses carry a kernel lifetime that is renewed on
+// every check() and on a timer well inside the lease, so the addresses of a killed or frozen
+// daemon expire by themselves instead of staying on two hosts after a peer takes over.
 
 import ipaddr from 'ipaddr.js';
 import type { AddressRequest, NativeApi, NetEvent, NetInterface } from '../../bindings/types.js';
@@ -72,6 +76,11 @@ export function addressKey(ifname: string, ip: string, prefixLength: number): st
 }
 
 const vipKey = (a: VipAddress) => addressKey(a.interface, a.ip, a.prefixLength);
+
+/** Renew at least three times per lease (so two late renewals in a row still keep it) and once a second. */
+export function renewalPeriodMs(leaseSeconds: number): number {
+  return Math.min((leaseSeconds * 1000) / 3, 1000);
+}
 const carrierOf = (link: Pick<NetInterface, 'up' | 'lowerUp'>) => link.up && link.lowerUp;
 
 export class Reconciler {
@@ -85,6 +94,7 @@ export class Reconciler {
   private decided = false;
   private carrier = new Map<string, boolean>();
   private configuredKeys = new Set<string>();
+  private renewTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.native = options.native;
@@ -101,7 +111,7 @@ export class Reconciler {
     this.decided = true;
     const added: AddressRequest[] = [];
     for (const vip of group.addresses) {
-      const req = addressRequest(vip);
+      const req = this.request(vip);
       try {
         if (this.native.ensureAddress(req)) added.push(req);
       } catch (err) {
@@ -112,6 +122,7 @@ export class Reconciler {
       }
     }
     this.held.set(index, group);
+    this.scheduleRenewal();
     this.log.info({ group: index, addresses: group.addresses.map((a) => `${a.ip}/${a.prefixLength}`), added: added.length }, 'group plumbed');
     return { group: index, held: true, ok: true };
   }
@@ -122,6 +133,7 @@ export class Reconciler {
     if (!group) return { group: index, held: false, ok: false, error: `no group ${index} in the config` };
     this.decided = true;
     this.held.delete(index);
+    this.scheduleRenewal();
     const errors = this.removeAll(group.addresses);
     if (errors.length > 0) {
       this.log.error({ group: index, errors }, 'release incomplete');
@@ -147,30 +159,39 @@ export class Reconciler {
   }
 
   /**
-   * Compare the kernel with the desired state and repair it. Does nothing before the first
-   * plumb/unplumb/apply: at start-up the addresses already present are reconciled only once
-   * core has computed who holds what (so a restart does not drop a VIP it is about to keep).
+   * Compare the kernel with the desired state and repair it; with leases, also renew the lease
+   * of every held address. Does nothing before the first plumb/unplumb/apply: at start-up the
+   * addresses already present are reconciled only once core has computed who holds what (so a
+   * restart does not drop a VIP it is about to keep).
    */
   check(): CheckReport {
+    return this.repair(this.leaseSeconds() > 0);
+  }
+
+  /** check(), renewing present held addresses too when `renew` (else only missing ones are plumbed). */
+  private repair(renew: boolean): CheckReport {
     const report: CheckReport = { restored: [], removed: [], failed: [] };
     if (!this.decided) return report;
     const present = new Set(this.native.listAddresses().map((a) => addressKey(a.interface, a.address, a.prefixLength)));
-    const heldKeys = new Set<string>();
+    const heldKeys = this.heldKeys();
     for (const [index, group] of this.held) {
       for (const vip of group.addresses) {
-        heldKeys.add(vipKey(vip));
-        if (present.has(vipKey(vip))) continue;
+        const missing = !present.has(vipKey(vip));
+        if (!missing && !renew) continue;
         const drift: Drift = { group: index, address: `${vip.ip}/${vip.prefixLength}`, interface: vip.interface };
         try {
-          this.native.ensureAddress(addressRequest(vip));
-          report.restored.push(drift);
-          this.log.warn(drift, 'held address was missing; restored');
+          // true also when it vanished between the dump and this request.
+          if (this.native.ensureAddress(this.request(vip)) || missing) {
+            report.restored.push(drift);
+            this.log.warn(drift, 'held address was missing; restored');
+          }
         } catch (err) {
           report.failed.push({ ...drift, error: describeError(err) });
-          this.log.error({ ...drift, error: describeError(err) }, 'restoring a held address failed');
+          this.log.error({ ...drift, error: describeError(err) }, missing ? 'restoring a held address failed' : 'renewing the lease of a held address failed; retrying');
         }
       }
     }
+    if (renew) this.scheduleRenewal();
     for (const group of this.config.groups) {
       if (this.held.has(group.index)) continue;
       for (const vip of group.addresses) {
@@ -190,16 +211,23 @@ export class Reconciler {
   }
 
   /**
-   * Feed netlink events: carrier changes of VIP interfaces go to onCarrier; an address event on
-   * a configured address (or an overrun) triggers check(). Returns the check's report if one ran.
+   * Feed netlink events: carrier changes of VIP interfaces go to onCarrier; an address event that
+   * contradicts the desired state (a held address deleted, a configured address not held here
+   * added) or an overrun triggers check(). Returns the check's report if one ran. A held address
+   * announced as new is no drift: every lease renewal echoes that way, and rechecking on it would
+   * renew again, endlessly.
    */
   onNetEvents(events: readonly NetEvent[]): CheckReport | undefined {
     let recheck = false;
+    let heldKeys: Set<string> | undefined;
     for (const event of events) {
       if (event.type === 'link') {
         this.noteCarrier(event.name, event.action === 'new' && carrierOf(event));
       } else if (event.type === 'address') {
-        recheck ||= this.configuredKeys.has(addressKey(event.interface, event.address, event.prefixLength));
+        const key = addressKey(event.interface, event.address, event.prefixLength);
+        if (!this.configuredKeys.has(key)) continue;
+        heldKeys ??= this.heldKeys();
+        recheck ||= (event.action === 'new') !== heldKeys.has(key);
       } else if (event.type === 'overrun') {
         recheck = true;
         this.rescanCarrier();
@@ -235,14 +263,19 @@ export class Reconciler {
       const errors = this.removeAll(group.addresses);
       results.push({ group: index, held: false, ok: errors.length === 0, ...(errors.length ? { error: errors.join('; ') } : {}) });
     }
+    const leaseBefore = this.leaseSeconds();
     this.config = config;
     this.indexConfig();
+    // A changed lease applies at once (lease → off makes the held addresses permanent).
+    if (this.leaseSeconds() !== leaseBefore) this.repair(true);
+    this.scheduleRenewal();
     return results;
   }
 
   /** Remove every configured address that is present (clean stop): one result per group touched. */
   releaseAll(): ApplyResult[] {
     this.held.clear();
+    this.scheduleRenewal();
     const present = new Set(this.native.listAddresses().map((a) => addressKey(a.interface, a.address, a.prefixLength)));
     const results: ApplyResult[] = [];
     for (const group of this.config.groups) {
@@ -252,6 +285,32 @@ export class Reconciler {
       results.push({ group: group.index, held: false, ok: errors.length === 0, ...(errors.length ? { error: errors.join('; ') } : {}) });
     }
     return results;
+  }
+
+  private leaseSeconds(): number {
+    return this.config.timing.leaseSeconds ?? 0;
+  }
+
+  /** What plumbing a held address asks for: with a lease, its lifetime; without, permanent (also for an existing address). */
+  private request(vip: VipAddress): AddressRequest {
+    const lease = this.leaseSeconds();
+    return { ...addressRequest(vip), lifetimeSeconds: lease > 0 ? lease : Infinity };
+  }
+
+  private heldKeys(): Set<string> {
+    return new Set([...this.held.values()].flatMap((group) => group.addresses.map(vipKey)));
+  }
+
+  /**
+   * (Re)arms the renewal timer while leased addresses are held: it runs check(), which renews
+   * every held lease and re-arms it, so a daemon's own checks push it back. Unref'd: it never
+   * keeps a process alive by itself.
+   */
+  private scheduleRenewal(): void {
+    clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
+    if (this.held.size === 0 || this.leaseSeconds() === 0) return;
+    this.renewTimer = setTimeout(() => this.check(), renewalPeriodMs(this.leaseSeconds())).unref();
   }
 
   private removeAll(addresses: readonly VipAddress[]): string[] {

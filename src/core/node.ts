@@ -159,6 +159,11 @@ export interface NodeState {
   arp: ArpCache;
   arpSendPending: boolean;
   arpSentAt: number;
+  /**
+   * How long the last evaluation's decisions hold (null: re-evaluate on the next event), so that
+   * an announcement that only repeats its sender's previous one can skip the evaluation.
+   */
+  settled: Settled | null;
   /** Results of the last evaluation, for status() and for logging transitions once. */
   last: {
     mode: NodeMode;
@@ -206,6 +211,7 @@ export function createNode(options: { self: string; config: ClusterConfig; now: 
     arp: emptyArpCache(),
     arpSendPending: false,
     arpSentAt: -Infinity,
+    settled: null,
     last: {
       mode: 'booting',
       mature: false,
@@ -235,9 +241,53 @@ export function step(state: NodeState, event: CoreEvent, now: number): StepResul
     stop(state, now, out);
     return { actions: out.actions, wakeAt: Infinity };
   }
+  if (event.type === 'announcement' && out.actions.length === 0) {
+    const wakeAt = repeatedAnnouncement(state, event.from, event.announcement, now);
+    if (wakeAt !== null) return { actions: out.actions, wakeAt };
+  }
   handleEvent(state, event, now, out);
   const wakeAt = evaluate(state, now, out);
   return { actions: out.actions, wakeAt };
+}
+
+/**
+ * The fast path for the common case, a peer saying again what it said last time: when
+ * evaluating now would decide nothing new (no threshold of time crossed since the last
+ * evaluation, the sender counted fully then and its new word counts the same), record it and
+ * return the wake time a full step would return. null: take the full step.
+ */
+function repeatedAnnouncement(state: NodeState, from: string, announcement: Announcement, now: number): number | null {
+  const { settled, config } = state;
+  const peer = state.peers.get(from);
+  if (settled === null || now >= settled.until || peer === undefined || peer.last === null || announcement.node !== from) return null;
+  if (announcement.fingerprint !== config.fingerprint || announcement.version !== config.version || !sameAnnouncement(peer.last, announcement)) return null;
+  // Its previous word still counts fully (a fresh member, within the hears window, not overdue,
+  // heard since the view last changed and since this node started listening): the new one
+  // changes nothing but the times.
+  const view = state.last.view;
+  if (view === null || !view.fresh.includes(peer) || !view.members.includes(peer)) return null;
+  const { staleMs, intervalMs } = config.timing;
+  const silent = now - peer.lastHeard;
+  if (silent > staleMs || silent > hearsWindowMs(config) || silent > intervalMs * UNCERTAIN_AFTER_INTERVALS) return null;
+  if (peer.lastHeard < state.viewSince || peer.lastHeard < state.listenSince) return null;
+  vouchFor(state, from, announcement, now);
+  peer.lastHeard = now;
+  peer.last = announcement;
+  const times = settled.base.copy(now);
+  silenceTimes(state, view, times);
+  settled.until = times.stableUntil;
+  return times.at;
+}
+
+function sameAnnouncement(a: Announcement, b: Announcement): boolean {
+  return a.version === b.version && a.fingerprint === b.fingerprint && a.active === b.active && a.inactiveReason === b.inactiveReason
+    && a.leaving === b.leaving && sameIndices(a.held, b.held) && sameIndices(a.ineligible, b.ineligible) && sameIndices(a.hears, b.hears);
+}
+
+function sameIndices(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function resumeAfterPause(state: NodeState, now: number, out: Out): void {
@@ -328,12 +378,7 @@ function receiveAnnouncement(state: NodeState, from: string, announcement: Annou
   // The agent may loop our own multicast back; wire already rejects unknown nodes.
   if (from === state.self || announcement.node !== from || nodeIndex(state.config, from) < 0) return;
   const peer = peerRecord(state, from);
-  if (announcement.fingerprint === state.config.fingerprint) {
-    for (const index of announcement.hears) {
-      const name = state.config.nodes[index]?.name;
-      if (name !== undefined && name !== state.self && name !== from) peerRecord(state, name).lastVouched = now;
-    }
-  }
+  vouchFor(state, from, announcement, now);
   const wasLeaving = peer.last?.leaving ?? false;
   if (!isFresh(peer, now, state.config.timing.staleMs)) peer.freshSince = now;
   if (peer.last !== null && peer.last.fingerprint === state.config.fingerprint && announcement.fingerprint === state.config.fingerprint) {
@@ -354,6 +399,15 @@ function receiveAnnouncement(state: NodeState, from: string, announcement: Annou
   const comparison = compareConfigs(state.config, announcement);
   if (comparison === 'older' || comparison === 'conflict-ours-wins') state.configSendPending = true;
   if (comparison === 'conflict-ours-wins' || comparison === 'conflict-theirs-wins') logConflict(state, from, announcement.version, announcement.fingerprint, out);
+}
+
+/** A peer of our config that lists others in its hears list vouches for them. */
+function vouchFor(state: NodeState, from: string, announcement: Announcement, now: number): void {
+  if (announcement.fingerprint !== state.config.fingerprint) return;
+  for (const index of announcement.hears) {
+    const name = state.config.nodes[index]?.name;
+    if (name !== undefined && name !== state.self && name !== from) peerRecord(state, name).lastVouched = now;
+  }
 }
 
 function peerRecord(state: NodeState, name: string): PeerRecord {
@@ -424,12 +478,54 @@ function applyResult(state: NodeState, event: Extract<CoreEvent, { type: 'apply-
 // ---------------------------------------------------------------------------------------------
 // Evaluation: after every event, decide what to hold and what to say.
 
-/** Earliest future time something must be re-evaluated. */
+/**
+ * Earliest future time something must be re-evaluated (at), and the earliest future time any
+ * condition the evaluation depends on may change, with or without a wake of its own (stableUntil).
+ */
 class Wake {
   at = Infinity;
+  stableUntil = Infinity;
   constructor(private readonly now: number) {}
   add(time: number): void {
     if (time > this.now && time < this.at) this.at = time;
+    this.changesAt(time);
+  }
+  /**
+   * A condition may change just after `time` (one reached now counts: it changes at any later
+   * moment). The evaluation may read it without a wake of its own: it is re-checked on the next event.
+   */
+  changesAt(time: number): void {
+    if (time >= this.now && time < this.stableUntil) this.stableUntil = time;
+  }
+  /** The same times, seen from `now` (not earlier than this one's). */
+  copy(now = this.now): Wake {
+    const copy = new Wake(now);
+    copy.at = this.at;
+    copy.stableUntil = this.stableUntil;
+    return copy;
+  }
+}
+
+/** The last evaluation's wake and stability times without the terms that move with every announcement. */
+interface Settled {
+  base: Wake;
+  until: number;
+}
+
+/** Peers' silences that change the view: going out of the hears window, stale, overdue. Woken one ms after each. */
+function silenceTimes(state: NodeState, view: MembershipView, wake: Wake): void {
+  const { timing } = state.config;
+  const hearsWindow = hearsWindowMs(state.config);
+  const uncertainAfter = timing.intervalMs * UNCERTAIN_AFTER_INTERVALS;
+  for (const peer of view.fresh) {
+    wake.changesAt(peer.lastHeard + hearsWindow);
+    wake.add(peer.lastHeard + hearsWindow + 1);
+    wake.changesAt(peer.lastHeard + timing.staleMs);
+    wake.add(peer.lastHeard + timing.staleMs + 1);
+  }
+  for (const peer of view.members) {
+    wake.changesAt(peer.lastHeard + uncertainAfter);
+    wake.add(peer.lastHeard + uncertainAfter + 1);
   }
 }
 
@@ -472,6 +568,7 @@ function selfIneligible(state: NodeState): number[] {
 function evaluate(state: NodeState, now: number, out: Out): number {
   const { config, self } = state;
   const timing = config.timing;
+  const firstAction = out.actions.length;
   const wake = new Wake(now);
   wake.add(state.nextAnnounceAt);
   for (const [group, until] of state.failedUntil) {
@@ -482,10 +579,9 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   // Membership.
   const hearsWindow = hearsWindowMs(config);
   const view = computeMembership(config, self, state.peers, now, hearsWindow);
-  for (const peer of view.fresh) {
-    wake.add(peer.lastHeard + hearsWindow + 1);
-    wake.add(peer.lastHeard + timing.staleMs + 1);
-  }
+  // Thresholds read below without a wake of their own: witnesses, and being heard at all.
+  for (const peer of view.fresh) wake.changesAt(peer.freshSince + hearsWindow);
+  wake.changesAt(state.listenSince + timing.staleMs);
   for (const peer of state.peers.values()) {
     const alive = view.alive.has(peer.name);
     if (peer.wasAlive && !alive && !peer.last?.leaving) out.log('notice', 'peer-stale', `${peer.name} aged out (silent for ${now - peer.lastHeard} ms)`, { peer: peer.name });
@@ -507,7 +603,6 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   const active = inConfig && mature && !resuming && failingReason === undefined;
   const inactiveReason = active ? null : !inConfig ? 'not-in-config' : !mature ? 'booting' : resuming ? 'resuming' : failingReason!;
   const uncertainAfter = timing.intervalMs * UNCERTAIN_AFTER_INTERVALS;
-  for (const peer of view.members) wake.add(peer.lastHeard + uncertainAfter + 1);
   // A member whose announcements are overdue may have become active: it counts as active.
   const activeNodes = config.nodes
     .map((node) => node.name)
@@ -695,6 +790,11 @@ function evaluate(state: NodeState, now: number, out: Out): number {
       wake.add(allowedAt);
     }
   }
+  // Decisions taken now change what the next evaluation sees (held groups): it must run in full.
+  const decided = out.actions.slice(firstAction).some((action) => action.type === 'plumb' || action.type === 'unplumb' || action.type === 'notify');
+  const base = wake.copy();
+  silenceTimes(state, view, wake);
+  state.settled = decided ? null : { base, until: wake.stableUntil };
   return wake.at;
 }
 

@@ -8,7 +8,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import protobuf from 'protobufjs/minimal.js';
 import type { Announcement, ArpEntry } from '../core/types.js';
 import { vippy } from './gen/vippy.js';
 import { bitmapToIndices, indicesToBitmap } from './bitmap.js';
@@ -67,7 +66,8 @@ export type Decoded =
   | { ok: true; kind: 'config'; sender: string; version: number; fingerprint: string; document: string }
   /** Entries of one slice; complete: every slice of this table generation has now arrived. */
   | { ok: true; kind: 'arp'; sender: string; entries: ArpEntry[]; complete: boolean }
-  | { ok: false; reason: RejectReason; detail: string };
+  /** detail is built when read: a flood of rejections need not format a message each. */
+  | { ok: false; reason: RejectReason; readonly detail: string };
 
 export interface Codec {
   /** Hex id of the signing key (safe to log). */
@@ -80,7 +80,10 @@ export interface Codec {
   encodeConfigSlices(version: number, fingerprint: string, document: string, now: number, maxChunk?: number): Buffer[];
   /** One generation of this node's neighbour table (an empty table is one empty slice). */
   encodeArpSlices(entries: readonly ArpEntry[], now: number): Buffer[];
-  /** Never throws. `source` ("ip:port") only goes into rejection details. */
+  /**
+   * Never throws. `source` ("ip:port") only goes into rejection details. Keeps a reference to
+   * recently accepted datagrams (to recognise their replays cheaply): do not reuse the buffer.
+   */
   decode(datagram: Uint8Array, now: number, source: string): Decoded;
   readonly rejections: Readonly<Record<RejectReason, number>>;
   readonly accepted: number;
@@ -95,10 +98,13 @@ const MAC_ADDRESS = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
 
 /** Own datagrams remembered for the loop-back fast path (a config or ARP transfer is several). */
 const RECENTLY_SENT = 32;
+/** Accepted datagrams remembered to reject a replay of the same bytes without computing a MAC. */
+const RECENTLY_ACCEPTED = 256;
 
 export function createCodec(options: CodecOptions): Codec {
   const recentlySent: Buffer[] = new Array(RECENTLY_SENT);
   let recentIndex = 0;
+  const recentlyAccepted = new RecentDatagrams(RECENTLY_ACCEPTED);
   const maxDatagram = options.maxDatagram ?? DEFAULT_MAX_DATAGRAM;
   const maxConfigBytes = options.maxConfigBytes ?? 1 << 20;
   const random = options.random ?? randomBytes;
@@ -220,54 +226,52 @@ export function createCodec(options: CodecOptions): Codec {
   }
 
   function decodeOrReject(datagram: Uint8Array, now: number, source: string): Decoded {
-    const reject = (reason: RejectReason, detail: string): Rejection => ({ ok: false, reason, detail: `from ${source}: ${detail}` });
+    if (datagram.length < MIN_DATAGRAM) return rejection('too-short', source, () => `${datagram.length} bytes, the minimum is ${MIN_DATAGRAM}`);
+    if (datagram.length > maxDatagram) return rejection('too-large', source, () => `${datagram.length} bytes, the maximum is ${maxDatagram}`);
+    const env = readEnvelope(datagram);
+    if (typeof env === 'string') return rejection('malformed-envelope', source, () => `not a protobuf envelope (${env})`);
+    if (env.version !== FORMAT_VERSION) return rejection('unsupported-version', source, () => `format version ${env.version}, we speak ${FORMAT_VERSION}`);
+    if (env.keyId.length !== KEY_ID_BYTES) return rejection('unknown-key', source, () => `key id of ${env.keyId.length} bytes, ours have ${KEY_ID_BYTES}`);
+    // Nearly always the signing key: found without formatting the id.
+    const key = Buffer.compare(env.keyId, keyring.signing.id) === 0 ? keyring.signing : keyring.find(hex(env.keyId));
+    if (key === undefined) return rejection('unknown-key', source, () => `key id ${hex(env.keyId)} is not ours (ours: ${keyring.signing.idHex}); is the secret the same?`);
+    if (recentlyAccepted.has(env.mac, datagram)) return rejection('replay', source, () => 'the same bytes as a datagram accepted moments ago');
+    if (!macMatches(key, env.payload, env.mac)) return rejection('bad-mac', source, () => `MAC does not verify with key ${key.idHex}`);
 
-    if (datagram.length < MIN_DATAGRAM) return reject('too-short', `${datagram.length} bytes, the minimum is ${MIN_DATAGRAM}`);
-    if (datagram.length > maxDatagram) return reject('too-large', `${datagram.length} bytes, the maximum is ${maxDatagram}`);
-    let env: vippy.Envelope;
-    try {
-      const reader = protobuf.Reader.create(datagram);
-      reader.discardUnknown = false; // keep them, to refuse them below
-      env = vippy.Envelope.decode(reader);
-    } catch (error) {
-      return reject('malformed-envelope', `not a protobuf envelope (${(error as Error).message})`);
-    }
-    // Every byte must be accounted for: nothing rides along outside the MAC unnoticed.
-    if (env.$unknowns !== undefined) return reject('malformed-envelope', 'unknown fields in the envelope');
-    if (env.version !== FORMAT_VERSION) return reject('unsupported-version', `format version ${env.version}, we speak ${FORMAT_VERSION}`);
-    if (env.keyId.length !== KEY_ID_BYTES) return reject('unknown-key', `key id of ${env.keyId.length} bytes, ours have ${KEY_ID_BYTES}`);
-    const keyHex = hex(env.keyId);
-    const key = keyring.find(keyHex);
-    if (key === undefined) return reject('unknown-key', `key id ${keyHex} is not ours (ours: ${keyring.signing.idHex}); is the secret the same?`);
-    if (!macMatches(key, env.payload, env.mac)) return reject('bad-mac', `MAC does not verify with key ${keyHex}`);
+    const outcome = decodeSigned(env.payload, now, source);
+    if (outcome.ok) recentlyAccepted.add(env.mac, datagram);
+    return outcome;
+  }
 
+  /** The authenticated part: payload shape, sender, freshness, reassembly. */
+  function decodeSigned(signed: Uint8Array, now: number, source: string): Decoded {
     let payload: vippy.Payload;
     try {
-      payload = vippy.Payload.decode(env.payload);
+      payload = vippy.Payload.decode(signed);
     } catch (error) {
-      return reject('malformed-payload', `signed payload does not decode (${(error as Error).message})`);
+      return rejection('malformed-payload', source, () => `signed payload does not decode (${(error as Error).message})`);
     }
     // decode builds class instances (proto3 defaults on their prototypes); the generated .d.ts
     // types nested messages as the looser all-optional $Properties, hence the casts below.
     const header = payload.header as vippy.Header | null;
     if (header === null || header.sender.length === 0 || header.bootId.length !== BOOT_ID_BYTES) {
-      return reject('malformed-payload', 'header missing, or without sender or 16-byte boot id');
+      return rejection('malformed-payload', source, () => 'header missing, or without sender or 16-byte boot id');
     }
     const sender = header.sender;
     const boot = hex(header.bootId);
     if (sender === options.self) {
       return boot === bootHex
-        ? reject('own', 'our own datagram')
-        : reject('name-clash', `signed datagram named "${sender}" (us) from boot ${boot}, ours is ${bootHex}: two nodes share one name?`);
+        ? rejection('own', source, ownDatagram)
+        : rejection('name-clash', source, () => `signed datagram named "${sender}" (us) from boot ${boot}, ours is ${bootHex}: two nodes share one name?`);
     }
-    if (payload.body === undefined) return reject('malformed-payload', `no body from "${sender}"`);
+    if (payload.body === undefined) return rejection('malformed-payload', source, () => `no body from "${sender}"`);
     if (payload.body !== 'configSlice' && !options.knownNodes(sender)) {
-      return reject('unknown-node', `"${sender}" is not a node of our config`);
+      return rejection('unknown-node', source, () => `"${sender}" is not a node of our config`);
     }
     // Stateless checks of the body come before the replay guard records the datagram.
     const announcement = payload.announcement as vippy.Announcement | null;
     if (announcement !== null && !Number.isFinite(announcement.version)) {
-      return reject('malformed-payload', `announcement from "${sender}" has version ${announcement.version}`);
+      return rejection('malformed-payload', source, () => `announcement from "${sender}" has version ${announcement.version}`);
     }
     const arpSlice = payload.arpSlice as vippy.ArpSlice | null;
     let entries: ArpEntry[] = [];
@@ -275,11 +279,11 @@ export function createCodec(options: CodecOptions): Codec {
       try {
         entries = (arpSlice.entries as vippy.ArpRecord[]).map(arpEntry);
       } catch (error) {
-        return reject('bad-slice', `neighbour-table slice from "${sender}": ${(error as Error).message}`);
+        return rejection('bad-slice', source, () => `neighbour-table slice from "${sender}": ${(error as Error).message}`);
       }
     }
     const fresh = guard.admit(sender, boot, header.seq, header.sentAt, now);
-    if (!fresh.ok) return reject(fresh.reason, `"${sender}": ${fresh.detail}`);
+    if (!fresh.ok) return rejection(fresh.reason, source, () => `"${sender}": ${fresh.detail}`);
 
     if (announcement !== null) {
       return {
@@ -302,11 +306,11 @@ export function createCodec(options: CodecOptions): Codec {
     }
     if (arpSlice !== null) {
       const outcome = arpSlices.add(sender, boot, arpSlice.generation, arpSlice.index, arpSlice.total);
-      if (outcome.status === 'bad') return reject('bad-slice', `neighbour-table slice from "${sender}": ${outcome.detail}`);
+      if (outcome.status === 'bad') return rejection('bad-slice', source, () => `neighbour-table slice from "${sender}": ${outcome.detail}`);
       return { ok: true, kind: 'arp', sender, entries, complete: outcome.status === 'complete' };
     }
     const outcome = configs.add(sender, payload.configSlice as vippy.ConfigSlice, now);
-    if (outcome.status === 'bad') return reject('bad-slice', `config slice from "${sender}": ${outcome.detail}`);
+    if (outcome.status === 'bad') return rejection('bad-slice', source, () => `config slice from "${sender}": ${outcome.detail}`);
     if (outcome.status === 'pending') return { ok: true, kind: 'config-pending', sender, received: outcome.received, total: outcome.total };
     return { ok: true, kind: 'config', sender, version: outcome.version, fingerprint: outcome.fingerprint, document: outcome.document };
   }
@@ -323,9 +327,7 @@ export function createCodec(options: CodecOptions): Codec {
     encodeConfigSlices,
     encodeArpSlices,
     decode(datagram, now, source) {
-      const outcome: Decoded = isRecentlySent(datagram)
-        ? { ok: false, reason: 'own', detail: `from ${source}: our own datagram` }
-        : decodeOrReject(datagram, now, source);
+      const outcome: Decoded = isRecentlySent(datagram) ? rejection('own', source, ownDatagram) : decodeOrReject(datagram, now, source);
       if (outcome.ok) accepted++;
       else rejections[outcome.reason]++;
       return outcome;
@@ -335,6 +337,113 @@ export function createCodec(options: CodecOptions): Codec {
       return accepted;
     },
   };
+}
+
+/** A rejection whose detail is only formatted when someone reads it. */
+class LazyRejection {
+  readonly ok = false;
+  constructor(readonly reason: RejectReason, private readonly source: string, private readonly explain: () => string) {}
+  get detail(): string {
+    return `from ${this.source}: ${this.explain()}`;
+  }
+}
+
+function rejection(reason: RejectReason, source: string, explain: () => string): Rejection {
+  return new LazyRejection(reason, source, explain);
+}
+
+const ownDatagram = () => 'our own datagram';
+
+interface Envelope {
+  version: number;
+  keyId: Uint8Array;
+  payload: Uint8Array;
+  mac: Uint8Array;
+}
+
+/**
+ * The envelope's fields, or what is wrong with its structure. A walk over the bytes that never
+ * throws: protobufjs reports garbage by throwing, and an exception per hostile datagram (its
+ * stack trace) costs more than the rest of the rejection. Field values are views, not copies.
+ * Only the four envelope fields with their proto3 wire types are accepted: every byte must be
+ * accounted for, nothing rides along outside the MAC unnoticed.
+ */
+function readEnvelope(bytes: Uint8Array): Envelope | string {
+  const env: Envelope = { version: 0, keyId: EMPTY, payload: EMPTY, mac: EMPTY };
+  const cursor = { at: 0 };
+  while (cursor.at < bytes.length) {
+    const fieldAt = cursor.at;
+    const tag = readVarint32(bytes, cursor);
+    if (tag < 0) return `truncated varint at byte ${fieldAt}`;
+    const field = tag >>> 3;
+    const wireType = tag & 7;
+    if (field === 1 && wireType === 0) {
+      const version = readVarint32(bytes, cursor);
+      if (version < 0) return `truncated varint at byte ${cursor.at}`;
+      env.version = version;
+      continue;
+    }
+    if (field < 2 || field > 4 || wireType !== 2) return `unknown field ${field} (wire type ${wireType}) at byte ${fieldAt}`;
+    const length = readVarint32(bytes, cursor);
+    if (length < 0) return `truncated length at byte ${cursor.at}`;
+    if (length > bytes.length - cursor.at) return `field ${field} at byte ${fieldAt} claims ${length} bytes, ${bytes.length - cursor.at} left`;
+    const value = bytes.subarray(cursor.at, cursor.at + length);
+    cursor.at += length;
+    // As in protobuf, a repeated field's last occurrence wins.
+    if (field === 2) env.keyId = value;
+    else if (field === 3) env.payload = value;
+    else env.mac = value;
+  }
+  return env;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A protobuf varint read as uint32 (higher bits dropped, as protobufjs does), advancing the
+ * cursor; -1 when the bytes end first or it runs past the 10 bytes a varint may have.
+ */
+function readVarint32(bytes: Uint8Array, cursor: { at: number }): number {
+  let value = 0;
+  for (let shift = 0; shift < 70; shift += 7) {
+    if (cursor.at >= bytes.length) return -1;
+    const byte = bytes[cursor.at++]!;
+    if (shift < 32) value |= (byte & 0x7f) << shift;
+    if (byte < 0x80) return value >>> 0;
+  }
+  return -1;
+}
+
+/**
+ * Recently accepted datagrams by MAC: a replay of the same bytes is recognised with a lookup
+ * and a comparison instead of an HMAC. Oldest forgotten first; a replay of an older one is
+ * still caught by the replay guard, after the MAC check.
+ */
+class RecentDatagrams {
+  readonly #byMac = new Map<number, Uint8Array>();
+  readonly #order: number[] = [];
+  #next = 0;
+  constructor(readonly capacity: number) {}
+
+  has(mac: Uint8Array, datagram: Uint8Array): boolean {
+    const known = mac.length === 32 ? this.#byMac.get(macKey(mac)) : undefined;
+    return known !== undefined && Buffer.compare(known, datagram) === 0;
+  }
+
+  add(mac: Uint8Array, datagram: Uint8Array): void {
+    const key = macKey(mac);
+    if (this.#order.length === this.capacity) this.#byMac.delete(this.#order[this.#next]!);
+    this.#order[this.#next] = key;
+    this.#next = (this.#next + 1) % this.capacity;
+    // Kept by reference (a copy costs more than the rest of the bookkeeping): received datagrams
+    // are not reused. Were the bytes changed later, a replay of them would only miss this shortcut.
+    this.#byMac.set(key, datagram);
+  }
+}
+
+/** 48 bits of a MAC as a number: a cheap map key (a collision only costs the full comparison). */
+function macKey(mac: Uint8Array): number {
+  return mac[0]! + mac[1]! * 2 ** 8 + mac[2]! * 2 ** 16 + mac[3]! * 2 ** 24 + mac[4]! * 2 ** 32 + mac[5]! * 2 ** 40;
 }
 
 /** Hex of decoded bytes without copying them. */

@@ -16,7 +16,10 @@ const config = agentConfig({
   ),
 });
 
-interface KernelAddress { local: string; prefixlen: number; label?: string; nodad?: boolean }
+interface KernelAddress { local: string; prefixlen: number; label?: string; nodad?: boolean; valid_life_time?: number }
+
+/** What the kernel shows as the lifetime of a permanent address. */
+const FOREVER = 4294967295;
 
 function lines(p: Spawned): Record<string, any>[] {
   return p.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
@@ -125,6 +128,11 @@ describe.skipIf(!netnsAvailable)('reconciler', () => {
       ]);
     });
 
+    it('without a lease, held addresses are permanent', async () => {
+      expect((await addresses()).filter((a) => a.local === '192.0.2.200' || a.local === '2001:db8::200').map((a) => a.valid_life_time))
+        .toEqual([FOREVER, FOREVER]);
+    });
+
     it('SIGTERM releases every configured address and nothing else', async () => {
       await stop(p);
       expect(lines(p).find((l) => 'releaseAll' in l)?.releaseAll).toEqual([{ group: 0, held: false, ok: true }]);
@@ -133,6 +141,53 @@ describe.skipIf(!netnsAvailable)('reconciler', () => {
       expect(await has('192.0.2.250', 24)).toBe(true);
       expect(await has('192.0.2.10', 24)).toBe(true);
       p = undefined as unknown as Spawned;
+    });
+  });
+
+  describe('address leases', () => {
+    const leased = { ...config, timing: { ...config.timing, leaseSeconds: 1 } };
+    const startLeased = (plan: unknown[]) =>
+      // No outside checks: whatever renews the leases here is the reconciler's own timer.
+      seg.node('a', FIXTURE, [JSON.stringify({ config: leased, plan, checkEveryMs: 3_600_000 })]);
+    const vipLifetimes = async () =>
+      (await addresses()).filter((a) => ['192.0.2.200', '2001:db8::200', '192.0.2.201'].includes(a.local)).map((a) => a.valid_life_time);
+
+    it('held addresses carry the lease and the reconciler renews it by itself; the renewals\' own events do not feed back', async () => {
+      const monitor = seg.spawn('a', ['ip', 'monitor', 'address']);
+      await new Promise((r) => setTimeout(r, 200));
+      const p = startLeased([{ afterMs: 0, apply: [0, 1] }]);
+      try {
+        await p.waitForLine(/"step":0/);
+        expect(await vipLifetimes()).toEqual([1, 1, 1]);
+        await new Promise((r) => setTimeout(r, 4_000)); // four leases
+        expect(await vipLifetimes()).toEqual([1, 1, 1]);
+        const about201 = monitor.stdout.split('\n').filter((line) => line.includes('192.0.2.201/32'));
+        expect(about201.filter((line) => line.startsWith('Deleted'))).toEqual([]);
+        // One add, then one renewal per period (1/3 s): about 12 in 4 s. A feedback loop would make thousands.
+        expect(about201.length).toBeGreaterThanOrEqual(8);
+        expect(about201.length).toBeLessThanOrEqual(30);
+        expect(lines(p).filter((l) => 'check' in l)).toEqual([]);
+        await stop(p);
+        expect(await vipLifetimes()).toEqual([]);
+      } finally {
+        monitor.kill('SIGTERM');
+        await monitor.wait();
+      }
+    });
+
+    it('a leased leftover becomes permanent when plumbed without a lease, and a lease change applies at once', async () => {
+      await seg.exec('a', ['ip', 'addr', 'add', '192.0.2.201/32', 'dev', 'eth0', 'valid_lft', '30', 'preferred_lft', '30']);
+      const p = start([{ afterMs: 0, apply: [1] }, { afterMs: 200, leaseSeconds: 2 }, { afterMs: 400, leaseSeconds: 0 }], 3_600_000);
+      try {
+        await p.waitForLine(/"step":0/);
+        expect(await vipLifetimes()).toEqual([FOREVER]);
+        await p.waitForLine(/"step":1/);
+        expect(await vipLifetimes()).toEqual([2]);
+        await p.waitForLine(/"step":2/);
+        expect(await vipLifetimes()).toEqual([FOREVER]);
+      } finally {
+        await stop(p);
+      }
     });
   });
 });

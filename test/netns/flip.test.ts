@@ -127,8 +127,7 @@ describe.skipIf(!netnsAvailable)('flip configs under vippyd', () => {
     const monitors = seg.hosts.map((host) => ({ host: host.name, process: seg.spawn(host, ['ip', '-ts', 'monitor', 'address']) }));
     await new Promise((resolve) => setTimeout(resolve, 200));
     // flip1 (the minority) is cut off from its peers, not from the segment.
-    await seg.block('flip1', 'flip');
-    await seg.block('flip1', 'flip2');
+    await seg.partition(['flip1'], ['flip', 'flip2']);
     await placed(cluster, { flip: VIPS, flip1: [], flip2: [] }, 'the majority to take .201, the minority to release it');
     await seg.unblockAll();
     await placed(cluster, { flip: [VIP2], flip1: [VIP1], flip2: [] }, 'failback after the heal');
@@ -141,15 +140,19 @@ describe.skipIf(!netnsAvailable)('flip configs under vippyd', () => {
       .sort((a, b) => a.at - b.at);
     const holders = new Map<string, Set<string>>([[VIP1, new Set(['flip1'])], [VIP2, new Set(['flip'])]]);
     const overlaps: string[] = [];
+    // Lease renewals echo as adds of an address already there: only real moves are kept.
+    const moves: string[] = [];
     for (const change of changes) {
       const set = holders.get(change.ip)!;
+      if (set.has(change.host) === change.up) continue;
       if (change.up) set.add(change.host);
       else set.delete(change.host);
+      moves.push(`${change.up ? '+' : '-'}${change.host} ${change.ip}`);
       if (set.size > 1) overlaps.push(`${change.ip} on ${[...set].join(' and ')} at ${change.at}`);
     }
     expect(overlaps).toEqual([]);
     // .201 went flip1 → flip → flip1, each move a release before an add; .202 never moved.
-    expect(changes.map((c) => `${c.up ? '+' : '-'}${c.host} ${c.ip}`)).toEqual([
+    expect(moves).toEqual([
       `-flip1 ${VIP1}`, `+flip ${VIP1}`, `-flip ${VIP1}`, `+flip1 ${VIP1}`,
     ]);
   });

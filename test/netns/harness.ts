@@ -387,10 +387,19 @@ export class Segment {
   }
 
   /** Drop every frame (ARP, ND, multicast included) from a to b, and from b to a unless oneWay. */
-  async block(a: Target, b: Target, { oneWay = false }: BlockOptions = {}): Promise<void> {
-    const [from, to] = [this.#memberOf(a).port, this.#memberOf(b).port];
-    this.#blocked.add(`${from}>${to}`);
-    if (!oneWay) this.#blocked.add(`${to}>${from}`);
+  async block(a: Target, b: Target, options: BlockOptions = {}): Promise<void> {
+    await this.partition([a], [b], options);
+  }
+
+  /** block() between every host of `side` and every host of `other`, applied in one step. */
+  async partition(side: readonly Target[], other: readonly Target[], { oneWay = false }: BlockOptions = {}): Promise<void> {
+    for (const a of side) {
+      for (const b of other) {
+        const [from, to] = [this.#memberOf(a).port, this.#memberOf(b).port];
+        this.#blocked.add(`${from}>${to}`);
+        if (!oneWay) this.#blocked.add(`${to}>${from}`);
+      }
+    }
     await this.#applyFilter();
   }
 

@@ -31,6 +31,8 @@ interface IpAddrInfo {
   broadcast?: string;
   tentative?: boolean;
   nodad?: boolean;
+  valid_life_time?: number;
+  preferred_life_time?: number;
 }
 interface IpNeigh {
   dst: string;
@@ -175,6 +177,37 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
       expect(duplicate!.error?.message).toContain(`: ${duplicate!.error?.extack}`);
     });
 
+    it('a lifetime: listed as validLifetime, renewed by ensureAddress, then the kernel deletes the address by itself', async () => {
+      const leased = [addReq('192.0.2.54', 24, { label: 'eth0:vip', broadcast: '+', lifetimeSeconds: 2 }), addReq('2001:db8::54', 64, { lifetimeSeconds: 2 })];
+      const outcomes = await calls(a, [
+        { call: 'addAddress', args: [leased[0]] },
+        { call: 'ensureAddress', args: [leased[1]] },
+        { call: 'listAddresses' },
+        { pause: 1_200 },
+        ...leased.map((req) => ({ call: 'ensureAddress', args: [req] })),
+      ]);
+      const monitor = seg.spawn(a, ['ip', 'monitor', 'address']);
+      try {
+        expect(outcomes[1]).toEqual({ ok: true });
+        const listed = outcomes[2]!.ok as { address: string; validLifetime?: number }[];
+        expect(listed.filter((x) => x.address.endsWith('54')).map((x) => [x.address, x.validLifetime])).toEqual([['192.0.2.54', 2], ['2001:db8::54', 2]]);
+        expect(listed.find((x) => x.address === a.ipv4)?.validLifetime).toBeUndefined(); // permanent
+        // Renewed (false: already there) 1.2 s in, so 2 s left again, not 1 (IPv6 keeps NODAD).
+        expect(outcomes.slice(4)).toEqual([{ ok: false }, { ok: false }]);
+        const shown = (await addresses(a)).filter((x) => x.local.endsWith('54'));
+        expect(shown).toEqual([
+          expect.objectContaining({ local: '192.0.2.54', label: 'eth0:vip', valid_life_time: 2, preferred_life_time: 2 }),
+          expect.objectContaining({ local: '2001:db8::54', nodad: true, valid_life_time: 2, preferred_life_time: 2 }),
+        ]);
+        await waitFor(async () => (await addresses(a)).every((x) => !x.local.endsWith('54')), { timeoutMs: 4_000, what: 'leased addresses expired' });
+        expect(monitor.stdout).toMatch(/^Deleted .*192\.0\.2\.54\/24/m);
+        expect(monitor.stdout).toMatch(/^Deleted .*2001:db8::54\/64/m);
+      } finally {
+        monitor.kill('SIGTERM');
+        await monitor.wait();
+      }
+    });
+
     it('names a missing interface: ENODEV with a readable message', async () => {
       const [outcome] = await calls(a, [{ call: 'addAddress', args: [{ interface: 'eth9', address: '192.0.2.10', prefixLength: 32 }] }]);
       expect(outcome!.error).toEqual({
@@ -196,6 +229,9 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
         [addReq('2001:db8::60', 64, { label: 'eth0:x' }), /^addAddress: req\.label is for IPv4 addresses only/],
         [addReq('192.0.2.60', 24, { label: 'a-label-that-is-too-long' }), /^addAddress: req\.label must be 1 to 15 characters/],
         [addReq('192.0.2.60', 24, { broadcast: 'everywhere' }), /^addAddress: req\.broadcast .* must be an IPv4 address/],
+        [addReq('192.0.2.60', 32, { lifetimeSeconds: 0 }), /^addAddress: req\.lifetimeSeconds \(or Infinity\) must be an integer from 1 to 2147483647, got 0/],
+        [addReq('192.0.2.60', 32, { lifetimeSeconds: 1.5 }), /^addAddress: req\.lifetimeSeconds .* got 1\.5/],
+        [addReq('2001:db8::60', 128, { lifetimeSeconds: '5' }), /^addAddress: req\.lifetimeSeconds .* got "5"/],
       ];
       const outcomes = await calls(a, [
         ...bad.map(([req]) => ({ call: 'addAddress', args: [req] })),

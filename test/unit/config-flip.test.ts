@@ -34,6 +34,15 @@ describe('flip configs', () => {
     expect(config.logging.mask).toEqual({ emerg: true, alert: true, crit: true, err: true, warning: true, notice: true, info: true, debug: false });
   });
 
+  it('lease addresses like vippy files: the default expires before a takeover, address_lease overrides it', () => {
+    // ping_timeout 1.5 s + guard 1 s - gossip_interval 1 s leaves under 2 s: the shortest lease.
+    expect(config.timing.leaseSeconds).toBe(1);
+    const slow = parseConfig(JSON.stringify({ ...readme, ping_timeout: 6000 }), 'flip.conf').config;
+    expect(slow.timing.leaseSeconds).toBe(5);
+    const off = parseConfig(JSON.stringify({ ...readme, address_lease: 0 }), 'flip.conf').config;
+    expect(off.timing.leaseSeconds).toBe(0);
+  });
+
   it('order servers like flip: priority first (lower first), then by id', () => {
     expect(config.nodes).toEqual([
       { name: 'flip1', address: '192.0.2.2', port: 2201, priority: 1, systems: ['ip'] },

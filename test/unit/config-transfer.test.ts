@@ -90,6 +90,8 @@ describe('config graduation', () => {
 
   it('a round trip of the local config changes nothing', () => {
     expect(adoptTransferred(local, transferDocument(local))).toEqual(local);
+    const leased = parse({ ...base, address_lease: 3 });
+    expect(adoptTransferred(leased, transferDocument(leased)).timing.leaseSeconds).toBe(3);
   });
 
   it('rejects a document that is not a valid cluster part, naming the problem', () => {

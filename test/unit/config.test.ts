@@ -88,7 +88,7 @@ describe('defaults (the original code\'s, plus the new keys)', () => {
 
   it('uses vippy\'s timing, management and logging defaults', () => {
     expect(config.version).toBe(0);
-    expect(config.timing).toEqual({ intervalMs: 1000, matureMs: 5000, staleMs: 3000, guardMs: 0, arpCacheMs: 15_000, preemptDelayMs: 0 });
+    expect(config.timing).toEqual({ intervalMs: 1000, matureMs: 5000, staleMs: 3000, guardMs: 0, arpCacheMs: 15_000, preemptDelayMs: 0, leaseSeconds: 1 });
     expect(config.management).toEqual({ path: '/var/run/vippy.socket', mode: 0o600 });
     expect(config.logging).toEqual({
       driver: 'console',
@@ -169,6 +169,42 @@ describe('what real configs contain', () => {
       'stale (1.5 s) is less than two intervals (1 s): one lost announcement marks a peer down',
       'secret is shorter than 16 characters: use a long random string',
     ]);
+  });
+});
+
+describe('address_lease', () => {
+  it.each([
+    ['the defaults (expires within 2 s, takeover after 2 to 3 s)', {}, 1],
+    ['quorum: the guard adds an interval', { nodes: ['a', 'b', 'c'], quorum: 2 }, 2],
+    ['a slow cluster', { interval: 0.5, stale: 5, takeover_guard: 1 }, 4],
+    ['a fast cluster still gets the shortest lease the kernel has', { interval: 0.1, stale: 0.5 }, 1],
+  ])('defaults to the longest lease that expires before a takeover: %s', (_name, change, lease) => {
+    const { config, warnings } = parse({ ...base, ...change });
+    expect(config.timing.leaseSeconds).toBe(lease);
+    expect(warnings).toEqual([]);
+  });
+
+  it('0 turns leases off; a given lease is kept, with a warning when it outlives a takeover', () => {
+    expect(parse({ ...base, address_lease: 0 }).config.timing.leaseSeconds).toBe(0);
+    expect(parse({ ...base, address_lease: 1 }).warnings).toEqual([]);
+    const { config, warnings } = parse({ ...base, address_lease: 5 });
+    expect(config.timing.leaseSeconds).toBe(5);
+    expect(warnings).toEqual([
+      'address_lease (5 s) outlives a takeover: a killed or frozen holder may keep its addresses up to 4 s after a peer takes them over (at most 1 s avoids that)',
+    ]);
+  });
+
+  it('shows in the --check summary', () => {
+    expect(summarizeConfig(parse(base).config)).toContain('address lease 1 s');
+    expect(summarizeConfig(parse({ ...base, address_lease: 0 }).config)).toContain('address lease off');
+  });
+
+  it.each([
+    [1.5, 'must be a whole number, not 1.5'],
+    [-1, 'must be at least 0'],
+    ['2', 'must be a number, not "2"'],
+  ])('rejects %j', (value, message) => {
+    expect(problemsOf({ ...base, address_lease: value }).map(({ path, message: m }) => ({ path, message: m }))).toEqual([{ path: 'address_lease', message }]);
   });
 });
 

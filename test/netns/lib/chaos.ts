@@ -39,6 +39,8 @@ export class AddressObserver {
   /** Dual ownership in which one of the holders was frozen or dead (its kernel keeps addresses). */
   dualWithSilentHolderMs = 0;
   unownedMs = 0;
+  /** Each change that left a VIP on two kernels (neither silent), for the report: "ip on a+b at ms". */
+  duals: string[] = [];
   /** Frozen or dead nodes: dual ownership involving them is counted apart (dualWithSilentHolderMs). */
   readonly #silent = new Set<string>();
   /**
@@ -83,6 +85,9 @@ export class AddressObserver {
     this.#account();
     if (match![1]) set.delete(node);
     else set.add(node);
+    if (set.size > 1 && ![...set].some((n) => this.#silent.has(n) || this.#lingering.get(match![2]!)?.has(n))) {
+      this.duals.push(`${match![2]} on ${[...set].join('+')} at ${Math.round(performance.now())} ms (${line.trim()})`);
+    }
     const lingering = this.#lingering.get(match![2]!);
     if (lingering && (match![1] || set.size <= 1)) {
       lingering.delete(node);
@@ -107,10 +112,11 @@ export class AddressObserver {
   }
 
   /** Reads and zeroes the integrals. */
-  take(): { dualMs: number; dualWithSilentHolderMs: number; unownedMs: number } {
+  take(): { dualMs: number; dualWithSilentHolderMs: number; unownedMs: number; duals: string[] } {
     this.#account();
-    const figures = { dualMs: this.dualMs, dualWithSilentHolderMs: this.dualWithSilentHolderMs, unownedMs: this.unownedMs };
+    const figures = { dualMs: this.dualMs, dualWithSilentHolderMs: this.dualWithSilentHolderMs, unownedMs: this.unownedMs, duals: this.duals };
     this.dualMs = this.dualWithSilentHolderMs = this.unownedMs = 0;
+    this.duals = [];
     return figures;
   }
 
@@ -157,11 +163,15 @@ export interface FaultRecord {
   kind: FaultKind;
   target: string;
   detail: string;
+  /** When the fault was applied (performance.now(), the clock of `duals`). */
+  appliedAtMs: number;
   /** How long the fault was applied before being lifted, ms. */
   heldMs: number;
   /** From lifting the fault to every VIP on exactly one kernel, ms (null: did not reconverge in time). */
   reconvergeMs: number | null;
   dualMs: number;
+  /** How each dual ownership began (see AddressObserver.duals). */
+  duals: string[];
   dualWithSilentHolderMs: number;
   unownedMs: number;
   /** After reconvergence, the observer's neighbour entry for each VIP names its holder's MAC. */
@@ -229,7 +239,7 @@ export async function runChaos(seg: Segment, { durationMs, seed, log = () => {} 
           const minority = rng.chance(0.5) ? [target] : [target, rng.pick(CHAOS_NODES.filter((n) => n !== target))];
           const majority = CHAOS_NODES.filter((n) => !minority.includes(n));
           detail = `${minority.join('+')} ${kind === 'one-way' ? '-/->' : '<-/->'} ${majority.join('+')}`;
-          for (const a of minority) for (const b of majority) await seg.block(a, b, { oneWay: kind === 'one-way' });
+          await seg.partition(minority, majority, { oneWay: kind === 'one-way' });
           await sleep(holdMs);
           await seg.unblockAll();
           break;
@@ -285,9 +295,9 @@ export async function runChaos(seg: Segment, { durationMs, seed, log = () => {} 
       const figures = observer.take();
       const arpMismatches = reconvergeMs === null ? [] : await arpCheck(seg, observer);
       const record: FaultRecord = {
-        kind, target, detail, heldMs: Math.round(liftedAt - appliedAt),
+        kind, target, detail, appliedAtMs: Math.round(appliedAt), heldMs: Math.round(liftedAt - appliedAt),
         reconvergeMs: reconvergeMs === null ? null : Math.round(reconvergeMs),
-        dualMs: Math.round(figures.dualMs), dualWithSilentHolderMs: Math.round(figures.dualWithSilentHolderMs), unownedMs: Math.round(figures.unownedMs),
+        dualMs: Math.round(figures.dualMs), duals: figures.duals, dualWithSilentHolderMs: Math.round(figures.dualWithSilentHolderMs), unownedMs: Math.round(figures.unownedMs),
         arpMismatches,
       };
       faults.push(record);

@@ -1,0 +1,115 @@
+// Address leases against the real kernel: a vippyd that is killed or frozen while it holds a VIP
+// loses the address by itself (the kernel's lifetime runs out, ~[lease, lease + 1) s after the
+// last renewal), with no link cut and no peer involved; a live vippyd keeps it for as long as it
+// runs; with address_lease 0 the address stays behind, as with the original vippy.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Segment, netnsAvailable, waitFor, type Spawned } from './harness.js';
+
+const VIP4 = '192.0.2.210';
+const VIP6 = '2001:db8::210';
+
+interface KernelAddress { local: string; valid_life_time: number }
+
+describe.skipIf(!netnsAvailable)('address leases (real vippyd)', () => {
+  let seg: Segment;
+  let dir: string;
+  const spawned: Spawned[] = [];
+
+  beforeAll(async () => {
+    seg = await Segment.create({ hosts: ['a'], observer: false });
+    dir = mkdtempSync(join(tmpdir(), 'vippy-lease-'));
+  });
+  afterEach(async () => {
+    for (const p of spawned.splice(0)) {
+      p.kill('SIGKILL');
+      await p.wait();
+    }
+    // Whatever a test left behind must not leak into the next one.
+    for (const vip of [`${VIP4}/24`, `${VIP6}/64`]) await seg.exec('a', ['ip', 'addr', 'del', vip, 'dev', 'eth0'], { allowFail: true });
+  });
+  afterAll(async () => {
+    await seg?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const vips = async (): Promise<KernelAddress[]> => {
+    const [link] = JSON.parse((await seg.exec('a', ['ip', '-j', 'addr', 'show', 'dev', 'eth0'])).stdout) as { addr_info: KernelAddress[] }[];
+    return link!.addr_info.filter((a) => a.local === VIP4 || a.local === VIP6);
+  };
+
+  /** A one-node vippyd (from source) holding VIP4 and VIP6 as one group, with this lease. */
+  async function holder(addressLease: number | undefined): Promise<Spawned> {
+    const configPath = join(dir, `a-${spawned.length}-${addressLease}.conf`);
+    writeFileSync(configPath, JSON.stringify({
+      chat: '239.255.77.1:5454', chat_interface: 'eth0', secret: 'netns-test-secret-0123456789',
+      nodes: ['a'], vips: [[{ interface: 'eth0', ip: `${VIP4}/24` }, { interface: 'eth0', ip: `${VIP6}/64` }]],
+      interval: 0.1, stale: 0.3, mature: 0.3, management: join(dir, `a-${spawned.length}.sock`),
+      logging: { driver: 'console', mask: { emerg: true, alert: true, crit: true, err: true, warning: true, notice: true } },
+      ...(addressLease === undefined ? {} : { address_lease: addressLease }),
+    }));
+    const p = seg.node('a', 'src/cli/vippyd.ts', ['-c', configPath, '-n', 'a']);
+    spawned.push(p);
+    await waitFor(async () => {
+      if (p.exit) throw new Error(`vippyd exited: ${p.stdout}${p.stderr}`);
+      return (await vips()).length === 2;
+    }, { timeoutMs: 15_000, what: 'vippyd holds both addresses' });
+    return p;
+  }
+
+  /** `ip monitor address` in the namespace, already listening when this resolves. */
+  async function monitor(): Promise<Spawned> {
+    const m = seg.spawn('a', ['ip', 'monitor', 'address']);
+    spawned.push(m);
+    await new Promise((r) => setTimeout(r, 200));
+    return m;
+  }
+
+  /** ms from now until the kernel reports both VIPs deleted. */
+  async function expiry(m: Spawned, act: () => void, timeoutMs: number): Promise<number> {
+    const t0 = performance.now();
+    act();
+    await Promise.all([VIP4, VIP6].map((ip) => m.waitForLine(new RegExp(`^Deleted .*inet6? ${ip.replaceAll('.', '\\.')}/`), { timeoutMs })));
+    return performance.now() - t0;
+  }
+
+  it('plumbs with the derived default lease (1 s for these timings) and a live vippyd keeps the addresses for many leases', async () => {
+    const p = await holder(undefined);
+    const m = await monitor();
+    // Leased, not permanent: ip shows the seconds left instead of "forever" (4294967295).
+    expect((await vips()).map((a) => a.valid_life_time)).toEqual([1, 1]);
+    await new Promise((r) => setTimeout(r, 6_000));
+    expect(m.stdout.split('\n').filter((line) => line.startsWith('Deleted') && (line.includes(VIP4) || line.includes(VIP6)))).toEqual([]);
+    expect(await vips()).toHaveLength(2);
+    expect(p.exit).toBeUndefined();
+  });
+
+  it.each([1, 2])('SIGKILL (no link cut) with lease %i s: both addresses go by themselves within lease + 1 s', async (lease) => {
+    const p = await holder(lease);
+    const m = await monitor();
+    const ms = await expiry(m, () => p.kill('SIGKILL'), (lease + 1) * 1000 + 500);
+    console.log(`lease ${lease} s: addresses gone ${Math.round(ms)} ms after SIGKILL`);
+    expect(await vips()).toEqual([]);
+  });
+
+  it('SIGSTOP: the frozen holder loses the addresses; after SIGCONT it plumbs them again (it is the only node)', async () => {
+    const p = await holder(1);
+    const m = await monitor();
+    const ms = await expiry(m, () => p.kill('SIGSTOP'), 2_500);
+    console.log(`lease 1 s: addresses gone ${Math.round(ms)} ms after SIGSTOP`);
+    expect(await vips()).toEqual([]);
+    p.kill('SIGCONT');
+    await waitFor(async () => (await vips()).length === 2, { timeoutMs: 3_000, what: 'addresses back after SIGCONT' });
+  });
+
+  it('address_lease 0: permanent addresses, which a killed vippyd leaves behind (the original behaviour)', async () => {
+    const p = await holder(0);
+    expect((await vips()).map((a) => a.valid_life_time)).toEqual([4294967295, 4294967295]);
+    p.kill('SIGKILL');
+    await p.wait();
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(await vips()).toHaveLength(2);
+  });
+});
