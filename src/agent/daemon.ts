@@ -128,6 +128,7 @@ class Daemon implements DaemonView {
       config: withoutScriptedAddresses(config),
       log: this.logger,
       onCarrier: ({ interface: name, up }) => this.dispatch({ type: 'carrier', interface: name, up }),
+      beforeRenewal: () => this.dispatch({ type: 'tick' }),
     });
     this.notifier = new Notifier({ native, arp: config.arp, log: this.logger });
     this.scripts = new ScriptRunner({ log: this.logger, onOutcome: (outcome) => this.scriptOutcome(outcome) });
@@ -398,6 +399,8 @@ class Daemon implements DaemonView {
 
   private onNetEvents(events: NetEvent[]): void {
     if (this.stopping) return;
+    // After a freeze these may be read before any timer fires: core notices the pause first.
+    this.dispatch({ type: 'tick' });
     if (events.some((e) => e.type === 'overrun')) {
       this.logger.warning({ event: 'netlink-overrun' }, 'netlink events were dropped; re-reading the kernel state');
       this.recheck();
@@ -409,7 +412,10 @@ class Daemon implements DaemonView {
   }
 
   private recheck(): void {
-    if (!this.stopping) this.report(this.reconciler.check());
+    if (this.stopping) return;
+    // Core first, as before a renewal: a pause it has not noticed yet would restore stale decisions.
+    this.dispatch({ type: 'tick' });
+    this.report(this.reconciler.check());
   }
 
   private report(report: ReturnType<Reconciler['check']> | undefined): void {

@@ -49,6 +49,12 @@ export interface ReconcilerOptions {
   log: AgentLogger;
   /** Carrier of an interface that carries VIPs changed (feed core a 'carrier' event). */
   onCarrier?: (state: CarrierState) => void;
+  /**
+   * Runs when the renewal timer fires, before anything is renewed or restored. The daemon steps
+   * core here: after a freeze longer than stale, core must release everything before a lease that
+   * expired meanwhile is restored (the renewal timer may be due before core's own wake-up).
+   */
+  beforeRenewal?: () => void;
 }
 
 const IFNAMSIZ_CHARS = 15;
@@ -87,6 +93,7 @@ export class Reconciler {
   private readonly native: ReconcilerNative;
   private readonly log: AgentLogger;
   private readonly onCarrier?: (state: CarrierState) => void;
+  private readonly beforeRenewal?: () => void;
   private config: ClusterConfig;
   /** Groups this node should hold, by index. */
   private readonly held = new Map<number, VipGroup>();
@@ -100,6 +107,7 @@ export class Reconciler {
     this.native = options.native;
     this.log = options.log;
     this.onCarrier = options.onCarrier;
+    this.beforeRenewal = options.beforeRenewal;
     this.config = options.config;
     this.indexConfig();
   }
@@ -310,7 +318,10 @@ export class Reconciler {
     clearTimeout(this.renewTimer);
     this.renewTimer = undefined;
     if (this.held.size === 0 || this.leaseSeconds() === 0) return;
-    this.renewTimer = setTimeout(() => this.check(), renewalPeriodMs(this.leaseSeconds())).unref();
+    this.renewTimer = setTimeout(() => {
+      this.beforeRenewal?.();
+      this.check();
+    }, renewalPeriodMs(this.leaseSeconds())).unref();
   }
 
   private removeAll(addresses: readonly VipAddress[]): string[] {

@@ -2,10 +2,12 @@
 // each VIP in the kernels, and a fault injector. Shared by test/netns/chaos.test.ts (bounded) and
 // bench/soak.ts (long).
 //
-// The observer runs one `ip monitor address` per node namespace for the whole run and keeps, per
-// VIP, the set of nodes whose kernel has it; every change is timestamped on arrival, so dual
-// ownership and unowned time are integrated from events, not polled (polling `ip -j addr` per
-// node every 10 ms would load the box more than the faults do).
+// The observer runs one `ip -ts monitor address` per node namespace for the whole run and keeps,
+// per VIP, the set of nodes whose kernel has it; dual ownership and unowned time are integrated
+// from events, not polled (polling `ip -j addr` per node every 10 ms would load the box more than
+// the faults do). Each change is taken at the time its `ip` process read it from the kernel, and
+// changes from different nodes are applied in that order after a short reorder delay: this test
+// process may read one node's pipe milliseconds after another's.
 import { Prng } from '../../sim/prng.js';
 import type { Host, Segment, Spawned } from '../harness.js';
 import { VippyCluster, baseConfig, observerMac, type RawConfig } from './cluster.js';
@@ -28,12 +30,19 @@ export function chaosConfig(hosts: readonly Host[]): RawConfig {
   });
 }
 
+/** Wall-clock ms with µs precision: the clock of `ip -ts`. */
+const wallClock = () => performance.timeOrigin + performance.now();
+const REORDER_MS = 20;
+
 /** Per VIP, which kernels hold it, kept current from `ip monitor address` in every node namespace. */
 export class AddressObserver {
   readonly holders = new Map<string, Set<string>>(CHAOS_VIPS.map((ip) => [ip, new Set()]));
   readonly #monitors: Spawned[] = [];
   #listeners: Array<() => void> = [];
-  #last = performance.now();
+  /** Changes read but not yet applied, kept until REORDER_MS old so that they apply in time order. */
+  #pending: Array<{ node: string; line: string; at: number }> = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+  #last = wallClock();
   /** Integrals since the last reset, ms. */
   dualMs = 0;
   /** Dual ownership in which one of the holders was frozen or dead (its kernel keeps addresses). */
@@ -51,6 +60,7 @@ export class AddressObserver {
   readonly #lingering = new Map<string, Set<string>>();
 
   setSilent(node: string, silent: boolean): void {
+    this.#flush();
     this.#account();
     if (silent) {
       this.#silent.add(node);
@@ -65,28 +75,54 @@ export class AddressObserver {
   static async start(seg: Segment, nodes: readonly string[]): Promise<AddressObserver> {
     const observer = new AddressObserver();
     for (const node of nodes) {
-      const monitor = seg.spawn(node, ['ip', '-o', 'monitor', 'address']);
-      monitor.onLine((line) => observer.#onLine(node, line));
+      const monitor = seg.spawn(node, ['env', 'TZ=UTC', 'ip', '-ts', '-o', 'monitor', 'address']);
+      monitor.onLine((line) => observer.#onMonitorLine(node, line));
       observer.#monitors.push(monitor);
     }
     // `ip monitor` has no "ready" line: give it a moment to bind, then read the current state.
     await new Promise((r) => setTimeout(r, 200));
     for (const node of nodes) {
       const { stdout } = await seg.exec(node, ['ip', '-o', 'addr', 'show']);
-      for (const line of stdout.split('\n')) observer.#onLine(node, line);
+      for (const line of stdout.split('\n')) observer.#apply(node, line, wallClock());
     }
     return observer;
   }
 
-  #onLine(node: string, line: string): void {
+  /** "[2026-11-22T08:01:02.123456] 2: eth0 inet …": queued with its timestamp (µs, UTC). */
+  #onMonitorLine(node: string, line: string): void {
+    const stamp = /^\[(\S{23})(\d{3})\] /.exec(line);
+    const at = stamp ? Date.parse(`${stamp[1]}Z`) + Number(stamp[2]) / 1000 : wallClock();
+    this.#pending.push({ node, line: stamp ? line.slice(stamp[0].length) : line, at });
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#flush(wallClock() - REORDER_MS);
+    }, REORDER_MS);
+  }
+
+  /** Applies the pending changes read before `upTo` (all of them by default), oldest first. */
+  #flush(upTo = Infinity): void {
+    this.#pending.sort((a, b) => a.at - b.at);
+    while (this.#pending.length > 0 && this.#pending[0]!.at <= upTo) {
+      const { node, line, at } = this.#pending.shift()!;
+      this.#apply(node, line, at);
+    }
+    if (this.#pending.length > 0) {
+      this.#flushTimer ??= setTimeout(() => {
+        this.#flushTimer = undefined;
+        this.#flush(wallClock() - REORDER_MS);
+      }, REORDER_MS);
+    }
+  }
+
+  #apply(node: string, line: string, at: number): void {
     const match = /^(Deleted )?\d+:\s+\S+\s+inet\s+([\d.]+)\//.exec(line);
     const set = match ? this.holders.get(match[2]!) : undefined;
     if (!set) return;
-    this.#account();
+    this.#account(at);
     if (match![1]) set.delete(node);
     else set.add(node);
     if (set.size > 1 && ![...set].some((n) => this.#silent.has(n) || this.#lingering.get(match![2]!)?.has(n))) {
-      this.duals.push(`${match![2]} on ${[...set].join('+')} at ${Math.round(performance.now())} ms (${line.trim()})`);
+      this.duals.push(`${match![2]} on ${[...set].join('+')} at ${new Date(at).toISOString()} (${node}: ${line.trim()})`);
     }
     const lingering = this.#lingering.get(match![2]!);
     if (lingering && (match![1] || set.size <= 1)) {
@@ -97,10 +133,9 @@ export class AddressObserver {
   }
 
   /** Adds the time since the last event to the integrals, under the state that held during it. */
-  #account(): void {
-    const now = performance.now();
-    const elapsed = now - this.#last;
-    this.#last = now;
+  #account(at = wallClock()): void {
+    const elapsed = Math.max(0, at - this.#last);
+    this.#last = Math.max(this.#last, at);
     for (const [ip, set] of this.holders) {
       if (set.size === 0) this.unownedMs += elapsed;
       else if (set.size > 1) {
@@ -113,6 +148,7 @@ export class AddressObserver {
 
   /** Reads and zeroes the integrals. */
   take(): { dualMs: number; dualWithSilentHolderMs: number; unownedMs: number; duals: string[] } {
+    this.#flush();
     this.#account();
     const figures = { dualMs: this.dualMs, dualWithSilentHolderMs: this.dualWithSilentHolderMs, unownedMs: this.unownedMs, duals: this.duals };
     this.dualMs = this.dualWithSilentHolderMs = this.unownedMs = 0;
@@ -152,6 +188,7 @@ export class AddressObserver {
   }
 
   stop(): void {
+    clearTimeout(this.#flushTimer);
     for (const monitor of this.#monitors) monitor.kill('SIGTERM');
   }
 }
@@ -163,8 +200,8 @@ export interface FaultRecord {
   kind: FaultKind;
   target: string;
   detail: string;
-  /** When the fault was applied (performance.now(), the clock of `duals`). */
-  appliedAtMs: number;
+  /** When the fault was applied (ISO time, the clock of `duals`). */
+  appliedAt: string;
   /** How long the fault was applied before being lifted, ms. */
   heldMs: number;
   /** From lifting the fault to every VIP on exactly one kernel, ms (null: did not reconverge in time). */
@@ -295,7 +332,7 @@ export async function runChaos(seg: Segment, { durationMs, seed, log = () => {} 
       const figures = observer.take();
       const arpMismatches = reconvergeMs === null ? [] : await arpCheck(seg, observer);
       const record: FaultRecord = {
-        kind, target, detail, appliedAtMs: Math.round(appliedAt), heldMs: Math.round(liftedAt - appliedAt),
+        kind, target, detail, appliedAt: new Date(performance.timeOrigin + appliedAt).toISOString(), heldMs: Math.round(liftedAt - appliedAt),
         reconvergeMs: reconvergeMs === null ? null : Math.round(reconvergeMs),
         dualMs: Math.round(figures.dualMs), duals: figures.duals, dualWithSilentHolderMs: Math.round(figures.dualWithSilentHolderMs), unownedMs: Math.round(figures.unownedMs),
         arpMismatches,
