@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Segment, waitFor, type Host, type Spawned } from '../../test/netns/harness.js';
 import { VIP, type CaseName, type Deployment, type SystemUnderTest } from './systems.js';
+import { ipStamp } from '../../test/netns/lib/ip-stamp.js';
 
 export interface RunFigures {
   /** The VIP added on the successor (ip -ts monitor address there). */
@@ -26,13 +27,6 @@ const PING_INTERVAL_S = 0.01;
 const SETTLE_AFTER_MS = 150;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** `[2026-11-22T04:37:38.235919] …` (ip -ts, local time) → epoch milliseconds. */
-function ipStamp(line: string): number | undefined {
-  const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)\]/.exec(line);
-  // An ISO date-time without an offset is local time, as ip prints it.
-  return m ? new Date(m[1]!).getTime() + Number(`0.${m[2]}`) * 1000 : undefined;
-}
 
 function firstStamp(output: string, matches: (line: string) => boolean, stamp: (line: string) => number | undefined, after: number): number | null {
   for (const line of output.split('\n')) {

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Host, Segment } from '../../test/netns/harness.js';
+import { ipStamp } from '../../test/netns/lib/ip-stamp.js';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -33,13 +34,6 @@ export async function holdings(seg: Segment, hosts: readonly Host[], vips: reado
   const wanted = new Set(vips);
   const entries = await Promise.all(hosts.map(async (h) => [h.name, [...await addressesOn(seg, h)].filter((ip) => wanted.has(ip))] as const));
   return new Map(entries);
-}
-
-/** `[2026-11-22T04:37:38.235919] …` (ip -ts, local time) → epoch milliseconds. */
-function ipStamp(line: string): number | undefined {
-  const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)\]/.exec(line);
-  // An ISO date-time without an offset is local time, as ip prints it.
-  return m ? new Date(m[1]!).getTime() + Number(`0.${m[2]}`) * 1000 : undefined;
 }
 
 /**

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Segment, netnsAvailable, waitFor } from './harness.js';
+import { ipStamp } from './lib/ip-stamp.js';
 import { VippyCluster, type RawConfig } from './lib/cluster.js';
 
 const VIP1 = '192.0.2.201';
@@ -134,9 +135,9 @@ describe.skipIf(!netnsAvailable)('flip configs under vippyd', () => {
     for (const monitor of monitors) monitor.process.kill('SIGTERM');
     await Promise.all(monitors.map((monitor) => monitor.process.wait()));
 
-    const changes = monitors.flatMap(({ host, process }) => [...process.stdout.matchAll(/^\[(\S+)\] (Deleted )?\d+: \S+\s+inet (\S+)\//gm)]
-      .filter((m) => VIPS.includes(m[3]!))
-      .map((m) => ({ at: Date.parse(`${m[1]!.slice(0, 23)}Z`) + Number(m[1]!.slice(23, 26)) / 1000, host, ip: m[3]!, up: m[2] === undefined })))
+    const changes = monitors.flatMap(({ host, process }) => [...process.stdout.matchAll(/^\[\S+\] (Deleted )?\d+: \S+\s+inet (\S+)\//gm)]
+      .filter((m) => VIPS.includes(m[2]!))
+      .map((m) => ({ at: ipStamp(m[0])!, host, ip: m[2]!, up: m[1] === undefined })))
       .sort((a, b) => a.at - b.at);
     const holders = new Map<string, Set<string>>([[VIP1, new Set(['flip1'])], [VIP2, new Set(['flip'])]]);
     const overlaps: string[] = [];

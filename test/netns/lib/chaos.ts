@@ -11,6 +11,7 @@
 import { Prng } from '../../sim/prng.js';
 import type { Host, Segment, Spawned } from '../harness.js';
 import { VippyCluster, baseConfig, observerMac, type RawConfig } from './cluster.js';
+import { ipStamp } from './ip-stamp.js';
 
 export const CHAOS_NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 export const CHAOS_VIPS = ['192.0.2.201', '192.0.2.202', '192.0.2.203', '192.0.2.204', '192.0.2.205'];
@@ -75,7 +76,7 @@ export class AddressObserver {
   static async start(seg: Segment, nodes: readonly string[]): Promise<AddressObserver> {
     const observer = new AddressObserver();
     for (const node of nodes) {
-      const monitor = seg.spawn(node, ['env', 'TZ=UTC', 'ip', '-ts', '-o', 'monitor', 'address']);
+      const monitor = seg.spawn(node, ['ip', '-ts', '-o', 'monitor', 'address']);
       monitor.onLine((line) => observer.#onMonitorLine(node, line));
       observer.#monitors.push(monitor);
     }
@@ -88,11 +89,9 @@ export class AddressObserver {
     return observer;
   }
 
-  /** "[2026-11-22T08:01:02.123456] 2: eth0 inet …": queued with its timestamp (µs, UTC). */
+  /** "[2026-11-22T08:01:02.123456] 2: eth0 inet …": queued with its timestamp. */
   #onMonitorLine(node: string, line: string): void {
-    const stamp = /^\[(\S{23})(\d{3})\] /.exec(line);
-    const at = stamp ? Date.parse(`${stamp[1]}Z`) + Number(stamp[2]) / 1000 : wallClock();
-    this.#pending.push({ node, line: stamp ? line.slice(stamp[0].length) : line, at });
+    this.#pending.push({ node, line: line.replace(/^\[\S+\] /, ''), at: ipStamp(line) ?? wallClock() });
     this.#flushTimer ??= setTimeout(() => {
       this.#flushTimer = undefined;
       this.#flush(wallClock() - REORDER_MS);
