@@ -1,11 +1,19 @@
 #!/usr/bin/env node
 // vippyctl: ask a running vippyd over its control socket.
 
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ControlUnreachableError, defaultSocketPath, requestControl } from '../control/client.js';
 import { formatStatus, StatusFormatError } from '../control/format.js';
+
+/** The original's default, then where the packaged systemd unit puts it (packaging/vippyd.service). */
+export const SOCKET_CANDIDATES = [defaultSocketPath, '/run/vippy/vippy.socket'];
+
+/** -s, else $VIPPY_SOCKET, else the first candidate that exists (the original's default when none does). */
+export function resolveSocket(given: string | undefined, env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): string {
+  return given ?? (env.VIPPY_SOCKET || undefined) ?? SOCKET_CANDIDATES.find(exists) ?? defaultSocketPath;
+}
 
 const usage = `usage: vippyctl [-s SOCKET] [--json] <command> [reason]
 
@@ -19,7 +27,8 @@ commands:
   metrics             Prometheus metrics, when enabled
 
 options:
-  -s, --socket PATH   control socket (default ${defaultSocketPath})
+  -s, --socket PATH   control socket (default: $VIPPY_SOCKET, else the first of
+                      ${SOCKET_CANDIDATES.join(', ')} that exists)
   --json              print the raw JSON reply
   -h, --help          this text
 `;
@@ -41,7 +50,7 @@ export async function main(argv: string[], out: Output): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        socket: { type: 'string', short: 's', default: defaultSocketPath },
+        socket: { type: 'string', short: 's' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -69,7 +78,7 @@ export async function main(argv: string[], out: Output): Promise<number> {
 
   let reply;
   try {
-    reply = await requestControl(values.socket, command, { reason, method: changesState.has(command) ? 'POST' : 'GET' });
+    reply = await requestControl(resolveSocket(values.socket, process.env), command, { reason, method: changesState.has(command) ? 'POST' : 'GET' });
   } catch (err) {
     if (!(err instanceof ControlUnreachableError)) throw err;
     out.stderr.write(`vippyctl: ${err.message}\n`);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/vippyctl.js';
+import { main, resolveSocket, SOCKET_CANDIDATES } from '../../src/cli/vippyctl.js';
 import { startControlServer, type ControlServer } from '../../src/control/server.js';
 import type { Status } from '../../src/control/status.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -54,6 +54,14 @@ async function run(...argv: string[]) {
 }
 
 describe('vippyctl', () => {
+  it('finds the socket: -s, else $VIPPY_SOCKET, else the first default that exists', () => {
+    expect(resolveSocket('/x.sock', { VIPPY_SOCKET: '/y.sock' }, () => true)).toBe('/x.sock');
+    expect(resolveSocket(undefined, { VIPPY_SOCKET: '/y.sock' }, () => true)).toBe('/y.sock');
+    expect(resolveSocket(undefined, {}, (p) => p === '/run/vippy/vippy.socket')).toBe('/run/vippy/vippy.socket');
+    expect(resolveSocket(undefined, { VIPPY_SOCKET: '' }, () => true)).toBe(SOCKET_CANDIDATES[0]);
+    expect(resolveSocket(undefined, {}, () => false)).toBe('/var/run/vippy.socket');
+  });
+
   it('prints status in the original layout', async () => {
     expect(await run('-s', socket, 'status')).toEqual({
       code: 0,
