@@ -128,7 +128,7 @@ class Daemon implements DaemonView {
       config: withoutScriptedAddresses(config),
       log: this.logger,
       onCarrier: ({ interface: name, up }) => this.dispatch({ type: 'carrier', interface: name, up }),
-      beforeRenewal: () => this.dispatch({ type: 'tick' }),
+      beforeCheck: () => this.dispatch({ type: 'tick' }),
     });
     this.notifier = new Notifier({ native, arp: config.arp, log: this.logger });
     this.scripts = new ScriptRunner({ log: this.logger, onOutcome: (outcome) => this.scriptOutcome(outcome) });
@@ -399,8 +399,6 @@ class Daemon implements DaemonView {
 
   private onNetEvents(events: NetEvent[]): void {
     if (this.stopping) return;
-    // After a freeze these may be read before any timer fires: core notices the pause first.
-    this.dispatch({ type: 'tick' });
     if (events.some((e) => e.type === 'overrun')) {
       this.logger.warning({ event: 'netlink-overrun' }, 'netlink events were dropped; re-reading the kernel state');
       this.recheck();
@@ -408,14 +406,12 @@ class Daemon implements DaemonView {
       this.report(this.reconciler.onNetEvents(events));
     }
     this.arpScanner.onNetEvents(events);
-    if (events.some((e) => e.type === 'link' || e.type === 'address')) this.chat?.refresh();
+    // Not on a VIP's own events: every lease renewal echoes as one, and they never change where chat runs.
+    if (events.some((e) => e.type === 'link' || (e.type === 'address' && !this.reconciler.isConfiguredAddress(e)))) this.chat?.refresh();
   }
 
   private recheck(): void {
-    if (this.stopping) return;
-    // Core first, as before a renewal: a pause it has not noticed yet would restore stale decisions.
-    this.dispatch({ type: 'tick' });
-    this.report(this.reconciler.check());
+    if (!this.stopping) this.report(this.reconciler.check());
   }
 
   private report(report: ReturnType<Reconciler['check']> | undefined): void {

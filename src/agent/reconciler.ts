@@ -8,7 +8,7 @@
 // daemon expire by themselves instead of staying on two hosts after a peer takes over.
 
 import ipaddr from 'ipaddr.js';
-import type { AddressRequest, NativeApi, NetEvent, NetInterface } from '../../bindings/types.js';
+import type { AddressRequest, InterfaceAddress, NativeApi, NetEvent, NetInterface } from '../../bindings/types.js';
 import type { ClusterConfig, VipAddress, VipGroup } from '../config/model.js';
 import { describeError, type AgentLogger } from './logger.js';
 
@@ -50,11 +50,12 @@ export interface ReconcilerOptions {
   /** Carrier of an interface that carries VIPs changed (feed core a 'carrier' event). */
   onCarrier?: (state: CarrierState) => void;
   /**
-   * Runs when the renewal timer fires, before anything is renewed or restored. The daemon steps
-   * core here: after a freeze longer than stale, core must release everything before a lease that
-   * expired meanwhile is restored (the renewal timer may be due before core's own wake-up).
+   * Runs at the start of every check(), before anything is renewed or restored. The daemon steps
+   * core here: after a freeze longer than stale, core must release everything before an address
+   * whose lease expired meanwhile is restored (a renewal timer or a netlink event may come
+   * before core's own wake-up).
    */
-  beforeRenewal?: () => void;
+  beforeCheck?: () => void;
 }
 
 const IFNAMSIZ_CHARS = 15;
@@ -93,7 +94,7 @@ export class Reconciler {
   private readonly native: ReconcilerNative;
   private readonly log: AgentLogger;
   private readonly onCarrier?: (state: CarrierState) => void;
-  private readonly beforeRenewal?: () => void;
+  private readonly beforeCheck?: () => void;
   private config: ClusterConfig;
   /** Groups this node should hold, by index. */
   private readonly held = new Map<number, VipGroup>();
@@ -107,7 +108,7 @@ export class Reconciler {
     this.native = options.native;
     this.log = options.log;
     this.onCarrier = options.onCarrier;
-    this.beforeRenewal = options.beforeRenewal;
+    this.beforeCheck = options.beforeCheck;
     this.config = options.config;
     this.indexConfig();
   }
@@ -161,6 +162,11 @@ export class Reconciler {
     return results;
   }
 
+  /** Whether an address event is about one of the config's VIPs. */
+  isConfiguredAddress(event: Pick<InterfaceAddress, 'interface' | 'address' | 'prefixLength'>): boolean {
+    return this.configuredKeys.has(addressKey(event.interface, event.address, event.prefixLength));
+  }
+
   /** Indices of the groups currently held (plumbed successfully and not released). */
   heldGroups(): number[] {
     return [...this.held.keys()].sort((a, b) => a - b);
@@ -173,6 +179,7 @@ export class Reconciler {
    * restart does not drop a VIP it is about to keep).
    */
   check(): CheckReport {
+    this.beforeCheck?.();
     return this.repair(this.leaseSeconds() > 0);
   }
 
@@ -318,10 +325,7 @@ export class Reconciler {
     clearTimeout(this.renewTimer);
     this.renewTimer = undefined;
     if (this.held.size === 0 || this.leaseSeconds() === 0) return;
-    this.renewTimer = setTimeout(() => {
-      this.beforeRenewal?.();
-      this.check();
-    }, renewalPeriodMs(this.leaseSeconds())).unref();
+    this.renewTimer = setTimeout(() => this.check(), renewalPeriodMs(this.leaseSeconds())).unref();
   }
 
   private removeAll(addresses: readonly VipAddress[]): string[] {
