@@ -19,6 +19,7 @@ import { addRatios, renderTables, summarizeCell, targetsOf, type Cell } from './
 import { measureIdle } from './failover/idle.js';
 import { measureRun } from './failover/run.js';
 import { ALL_CASES, VIP, systemsUnderTest } from './failover/systems.js';
+import { listOption, positiveInteger } from './lib/options.js';
 import { recordResults, resultsDir } from './lib/results.js';
 
 const { values: options } = parseArgs({
@@ -34,18 +35,6 @@ const { values: options } = parseArgs({
   },
 });
 
-function positiveInteger(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
-  return n;
-}
-
-function listOption<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
-  const picked = text.split(',').filter(Boolean);
-  const unknown = picked.filter((p) => !allowed.includes(p as T));
-  if (unknown.length > 0 || picked.length === 0) throw new Error(`--${name}: expected some of ${allowed.join(',')}, got ${JSON.stringify(text)}`);
-  return picked as T[];
-}
 
 const runs = positiveInteger('runs', options.runs ?? (options.quick ? '3' : '20'));
 const parallel = positiveInteger('parallel', options.parallel);

@@ -24,6 +24,7 @@ import { KEEPALIVED_MAX_VIPS, keepalived, measureManyVips, vippy, type ManyVipsR
 import { load1 } from './scale/probes.js';
 import { profileIdle } from './scale/profile.js';
 import { renderScale, summarizeClusterSize, summarizeManyVips } from './scale/report.js';
+import { listOption, positiveInteger } from './lib/options.js';
 import { recordResults, resultsDir } from './lib/results.js';
 
 const PARTS = ['vips', 'size', 'idle', 'profile'] as const;
@@ -42,18 +43,6 @@ const { values: options } = parseArgs({
   },
 });
 
-function positiveInteger(name: string, text: string, max = Infinity): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer 1..${max}, got ${JSON.stringify(text)}`);
-  return n;
-}
-
-function listOption<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
-  const picked = text.split(',').filter(Boolean);
-  const unknown = picked.filter((p) => !allowed.includes(p as T));
-  if (unknown.length > 0 || picked.length === 0) throw new Error(`--${name}: expected some of ${allowed.join(',')}, got ${JSON.stringify(text)}`);
-  return picked as T[];
-}
 
 const parts = listOption('parts', options.parts, PARTS);
 const runs = positiveInteger('runs', options.runs ?? (options.quick ? '3' : '10'));
