@@ -5,9 +5,9 @@
 // The observer runs one `ip -ts monitor address` per node namespace for the whole run and keeps,
 // per VIP, the set of nodes whose kernel has it; dual ownership and unowned time are integrated
 // from events, not polled (polling `ip -j addr` per node every 10 ms would load the box more than
-// the faults do). Each change is taken at the time its `ip` process read it from the kernel, and
-// changes from different nodes are applied in that order after a short reorder delay: this test
-// process may read one node's pipe milliseconds after another's.
+// the faults do). Each change is taken at the time its `ip` process (at real-time priority) read
+// it from the kernel, and changes from different nodes are applied in that order after a short
+// reorder delay: this test process may read one node's pipe milliseconds after another's.
 import { Prng } from '../../sim/prng.js';
 import type { Host, Segment, Spawned } from '../harness.js';
 import { VippyCluster, baseConfig, observerMac, type RawConfig } from './cluster.js';
@@ -76,7 +76,9 @@ export class AddressObserver {
   static async start(seg: Segment, nodes: readonly string[]): Promise<AddressObserver> {
     const observer = new AddressObserver();
     for (const node of nodes) {
-      const monitor = seg.spawn(node, ['ip', '-ts', '-o', 'monitor', 'address']);
+      // Real-time priority: a busy machine (or the cpu-hog fault) must not delay its read, which is
+      // when `ip -ts` stamps a change.
+      const monitor = seg.spawn(node, ['chrt', '-f', '50', 'ip', '-ts', '-o', 'monitor', 'address']);
       monitor.onLine((line) => observer.#onMonitorLine(node, line));
       observer.#monitors.push(monitor);
     }
