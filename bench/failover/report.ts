@@ -141,11 +141,11 @@ export function renderTables(figures: { runsPerCase: number; cells: CellSummary[
   for (const t of figures.targets) lines.push(`| ${t.target} | ${t.figure} | ${t.met === null ? '—' : t.met ? 'yes' : '**no**'} |`);
   if (idle) {
     const row = (name: string, f: IdleFigures['vippy']) =>
-      `| ${name} (${f.settings}) | ${f.cpuPercent.median} / ${f.cpuPercent.max} | ${f.rssMiB.median} / ${f.rssMiB.max} |`;
+      `| ${name} (${f.settings}) | ${f.cpuPercent.median} / ${f.cpuPercent.max} | ${f.systemCpuPercent.median} | ${f.rssMiB.median} / ${f.rssMiB.max} |`;
     lines.push('', `### Idle cost, ${idle.nodes}-node cluster`, '',
-      `CPU (% of one core, over ${idle.sampleSeconds} s) and RSS (MiB, the daemon's whole process group), median / max over the nodes. ` +
+      `CPU (% of one core, over ${idle.sampleSeconds} s; of it in the kernel, median) and RSS (MiB, the daemon's whole process group), median / max over the nodes. ` +
       'Targets for vippy: RSS ≤ 80 MB, CPU ≤ 1 %.', '',
-      '| Daemon | CPU % | RSS MiB |', '|---|---|---|', row('vippy', idle.vippy), row('keepalived', idle.keepalived));
+      '| Daemon | CPU % | of it kernel % | RSS MiB |', '|---|---|---|---|', row('vippy', idle.vippy), row('vippy', idle.vippyWarmup), row('keepalived', idle.keepalived));
   }
   return lines.join('\n');
 }

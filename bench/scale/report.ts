@@ -62,7 +62,7 @@ export function summarizeClusterSize(nodes: number, timing: Timing, runs: Cluste
 
 type ManyVipsSummary = ReturnType<typeof summarizeManyVips>;
 type ClusterSizeSummary = ReturnType<typeof summarizeClusterSize>;
-interface IdleSide { settings: string; cpuPercent: Summary; rssMiB: Summary }
+interface IdleSide { settings: string; cpuPercent: Summary; systemCpuPercent?: Summary; rssMiB: Summary }
 
 const triple = (s: Summary | null) => (s ? `${s.median} / ${s.p95} / ${s.max}` : '–');
 const pair = (s: Summary | null) => (s ? `${s.median} / ${s.max}` : '–');
@@ -117,18 +117,19 @@ function clusterSizeTable(section: { command: string; recordedAt: string; sizes:
   return lines;
 }
 
-function idleTable(section: { recordedAt: string; nodes: number; sampleSeconds: number; load1Before: number; load1After: number; vippy: IdleSide; keepalived: IdleSide }): string[] {
-  const row = (name: string, side: IdleSide) => `| ${name} (${side.settings}) | ${pair(side.cpuPercent)} | ${pair(side.rssMiB)} |`;
+function idleTable(section: { recordedAt: string; nodes: number; sampleSeconds: number; load1Before: number; load1After: number; vippy: IdleSide; vippyWarmup?: IdleSide; keepalived: IdleSide }): string[] {
+  const row = (name: string, side: IdleSide) => `| ${name} (${side.settings}) | ${pair(side.cpuPercent)} | ${side.systemCpuPercent?.median ?? '—'} | ${pair(side.rssMiB)} |`;
   const v = section.vippy;
   return [
     `### Idle cost, ${section.nodes}-node cluster`,
     '',
     `Measured ${day(section.recordedAt)}; load average (1 min) ${section.load1Before} before, ${section.load1After} after. ` +
-      `CPU in % of one core over ${section.sampleSeconds} s, RSS of the daemon's whole process group; median / max over the nodes.`,
+      `CPU in % of one core over ${section.sampleSeconds} s (of it in the kernel, median), RSS of the daemon's whole process group; median / max over the nodes.`,
     '',
-    '| Daemon | CPU % | RSS MiB |',
-    '|---|---|---|',
+    '| Daemon | CPU % | of it kernel % | RSS MiB |',
+    '|---|---|---|---|',
     row('vippy', v),
+    ...(section.vippyWarmup ? [row('vippy', section.vippyWarmup)] : []),
     row('keepalived', section.keepalived),
     '',
     `Targets (issue 6 §3): RSS ≤ ${RSS_TARGET_MIB} MB (read as MiB): max ${v.rssMiB.max} MiB, ${yesNo(v.rssMiB.max <= RSS_TARGET_MIB)}; ` +
