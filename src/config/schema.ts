@@ -87,7 +87,7 @@ const operatorKeys = {
   ),
   address_lease: doc(z.number().int().nonnegative().max(2 ** 31 - 1).optional().meta({ 'x-unit': 'seconds' }), {
     since: 'new',
-    description: 'Kernel lifetime of the addresses this node plumbs, renewed several times per lease while vippyd runs, so a killed or frozen vippyd\'s addresses disappear by themselves (about lease to lease + 1 s after its last renewal) instead of staying on two hosts. Whole seconds; 0: permanent addresses (the original behaviour).',
+    description: 'Kernel lifetime of the addresses this node plumbs, renewed several times per lease while vippyd runs, so a killed or frozen vippyd\'s addresses disappear by themselves (about lease to lease + 1 s after its last renewal) instead of staying on two hosts. Whole seconds; 0: permanent addresses (the original behaviour). The default runs out before a peer can take over, so a frozen or killed vippyd\'s VIPs go unanswered from then until the takeover (up to about 2 s at the default timings); a lease of at least stale + takeover_guard + 1 s keeps them answered until the takeover, at the price of a second or so beside the new holder.',
     defaultText: 'the longest lease that expires before a peer takes over: floor((stale + takeover_guard - interval) / 1 s) - 1, at least 1',
   }),
   plugins: doc(z.array(z.string().min(1)).default([]), {
