@@ -191,7 +191,7 @@ export const vippyFileSchema = z.strictObject({
   }),
   takeover_guard: doc(seconds().optional(), {
     since: 'new',
-    description: 'Extra seconds after `stale` before taking over a silent node\'s groups, so that under "stop" it has let go first. At least `interval` when quorum > 1.',
+    description: 'Extra seconds after `stale` before taking over a silent node\'s groups, so that under "stop" it has let go first. At least `interval` when quorum > 1, and then the wait after `stale` is never shorter than three intervals: a node whose peers stop hearing it learns so from their announcements within two and a half and lets go first.',
     defaultText: '0 when quorum is 1, otherwise `interval`',
   }),
   arp: doc(

@@ -34,9 +34,10 @@
 //   group its placement moved) is taken at once, a quarter interval after the change that
 //   caused it, when nothing else in the view has changed for a guard period.
 // - A node learns from its peers' hears lists (peers heard within two intervals) that it is not
-//   heard, and releases everything; with quorum, silent holders' groups wait at least 2.5
-//   intervals after stale, so that a link that failed one way before failing both ways is
-//   still safe.
+//   heard, and releases everything once that has lasted half an interval (one lost datagram, seen
+//   by every peer at once on a flooded or lossy link, leaves it out of their lists only until the
+//   next one arrives); with quorum, silent holders' groups wait at least three intervals after
+//   stale, so that a link that failed one way before failing both ways is still safe.
 // - A member whose announcements are overdue (1.5 intervals) counts as active in placement:
 //   it may have become active meanwhile, and this node must not take what it may be taking.
 // - The agent must pass announcements in send order per sender (drop one older than the last
@@ -56,6 +57,8 @@ import { notifyHosts, type NotifyHost } from './notify-targets.js';
 const TRIGGERED_BURST = 5;
 /** Peers listed in `hears`: heard within this many intervals. */
 const HEARS_WINDOW_INTERVALS = 2;
+/** Not heard by a quorum for this many intervals (continuously): release everything. */
+const UNHEARD_CONFIRM_INTERVALS = 0.5;
 /** A member silent for this many intervals may have changed: it counts as active in placement. */
 const UNCERTAIN_AFTER_INTERVALS = 1.5;
 
@@ -123,6 +126,8 @@ export interface NodeState {
   /** After a pause the node is inactive ("resuming") until it has listened for stale. */
   resumingUntil: number;
   lastStepAt: number;
+  /** Since when peers' hears lists show fewer than quorum nodes hearing this node (null: they do not). */
+  unheardSince: number | null;
   stopped: boolean;
   /** Health reasons, latched per name (insertion order = report order). */
   health: Map<string, boolean>;
@@ -185,6 +190,7 @@ export function createNode(options: { self: string; config: ClusterConfig; now: 
     listenSince: now,
     resumingUntil: now,
     lastStepAt: now,
+    unheardSince: null,
     stopped: false,
     health: new Map(),
     carrierDown: new Set(),
@@ -295,6 +301,7 @@ function resumeAfterPause(state: NodeState, now: number, out: Out): void {
   releaseAll(state, 'paused', out);
   state.listenSince = now;
   state.resumingUntil = now + state.config.timing.staleMs;
+  state.unheardSince = null;
 }
 
 function releaseAll(state: NodeState, reason: string, out: Out): void {
@@ -550,13 +557,14 @@ function hearsIndices(state: NodeState, now: number): number[] {
 
 /**
  * How long after `stale` a silent holder's groups wait. With quorum, at least long enough for
- * the hears lists to have told the holder it is not heard (two intervals, plus delivery): its
- * link may have failed one way first and both ways only later, so that it still counted its
- * peers as fresh when they stopped hearing it.
+ * the hears lists to have told the holder it is not heard and for it to have confirmed that
+ * (two and a half intervals), plus half an interval for delivery: its link may have failed one
+ * way first and both ways only later, so that it still counted its peers as fresh when they
+ * stopped hearing it.
  */
 function takeoverGuard(config: ClusterConfig): number {
   const { guardMs, intervalMs } = config.timing;
-  return config.quorum > 1 ? Math.max(guardMs, (HEARS_WINDOW_INTERVALS + 0.5) * intervalMs) : guardMs;
+  return config.quorum > 1 ? Math.max(guardMs, (HEARS_WINDOW_INTERVALS + UNHEARD_CONFIRM_INTERVALS + 0.5) * intervalMs) : guardMs;
 }
 
 function selfIneligible(state: NodeState): number[] {
@@ -613,7 +621,11 @@ function evaluate(state: NodeState, now: number, out: Out): number {
   const quorumOk = config.quorum <= 1 || view.seen >= config.quorum;
   const activeQuorumOk = ignoreQuorum || activeSeen >= config.quorum;
   // Peers can only be expected to hear this node once it has been announcing for stale.
-  const unheard = config.quorum > 1 && now - state.listenSince > timing.staleMs && view.witnesses >= config.quorum && view.heardBy < config.quorum;
+  const notHeard = config.quorum > 1 && now - state.listenSince > timing.staleMs && view.witnesses >= config.quorum && view.heardBy < config.quorum;
+  state.unheardSince = notHeard ? (state.unheardSince ?? now) : null;
+  const unheardConfirmedAt = (state.unheardSince ?? Infinity) + timing.intervalMs * UNHEARD_CONFIRM_INTERVALS;
+  const unheard = now >= unheardConfirmedAt;
+  if (notHeard && !unheard) wake.add(unheardConfirmedAt);
   const mode: NodeMode =
     !inConfig ? 'not-in-config'
       : unheard ? 'unheard'

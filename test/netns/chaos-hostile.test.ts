@@ -73,8 +73,9 @@ describe.skipIf(!netnsAvailable)('live daemons under hostile input', () => {
     const changesBefore = await stateChanges();
     const rejectedBefore = await rejectedTotal('n1');
     const dropsBefore = await udpDrops('n1');
-    // n1's datagrams as n2 receives them, with kernel timestamps: the heartbeat's regularity.
-    const capture = await seg!.capture('n2', ['-tt', 'udp', 'and', 'src', 'host', seg!.host('n1').ipv4]);
+    // n1's datagrams as they leave it, with kernel timestamps: the heartbeat's regularity (the
+    // flooded bridge's delivery delays are not the daemon's).
+    const capture = await seg!.capture('n1', ['-tt', '-Q', 'out', 'udp', 'and', 'src', 'host', seg!.host('n1').ipv4]);
     const flood: Spawned = seg!.node('obs', 'test/netns/lib/chaos-flood.ts', [seg!.observer.ipv4, '239.255.77.1', '5454', String(FLOOD_SECONDS), String(FLOOD_RATE), seg!.host('n2').ipv4, seg!.host('n3').ipv4]);
     const { stale, samples } = await watchPeers(flood.wait());
     capture.kill('SIGINT');
@@ -87,13 +88,18 @@ describe.skipIf(!netnsAvailable)('live daemons under hostile input', () => {
     const times = capture.stdout.split('\n').map((line) => Number(line.split(' ')[0])).filter((t) => t > 0);
     const gaps = times.slice(1).map((t, i) => (t - times[i]!) * 1000);
     const maxGap = Math.max(...gaps);
-    console.log(JSON.stringify({ flood: report, rejectedByN1: rejected, udpDropsAtN1: drops, n1Datagrams: times.length, maxGapMs: maxGap, samples, stale: stale.length }));
+    const slowestGapsMs = [...gaps].sort((a, b) => b - a).slice(0, 5).map(Math.round);
+    console.log(JSON.stringify({ flood: report, rejectedByN1: rejected, udpDropsAtN1: drops, n1Datagrams: times.length, slowestGapsMs, samples, stale: stale.length }));
 
     expect(report.captured).toBeGreaterThan(0);
     expect(report.total).toBeGreaterThan(FLOOD_RATE * FLOOD_SECONDS * 0.9);
     expect(stale).toEqual([]);
     expect(holdersNow()).toBe(holdersBefore);
-    expect(observer!.take()).toMatchObject({ dualMs: 0, unownedMs: 0 });
+    const ownership = observer!.take();
+    if (ownership.unownedMs > 0 || ownership.dualMs > 0) {
+      for (const name of NODES) console.log(`${name}:\n${cluster!.daemon(name).process.stdout.split('\n').slice(-40).join('\n')}`);
+    }
+    expect(ownership, JSON.stringify(ownership)).toMatchObject({ dualMs: 0, unownedMs: 0 });
     expect(await stateChanges()).toEqual(changesBefore);
     // Heartbeat: no gap between n1's datagrams longer than interval + interval/4.
     expect(maxGap).toBeLessThan(TIMING.intervalMs * 1.25);

@@ -51,6 +51,8 @@ export class AddressObserver {
   unownedMs = 0;
   /** Each change that left a VIP on two kernels (neither silent), for the report: "ip on a+b at ms". */
   duals: string[] = [];
+  /** Each change that left a VIP on no kernel, for the report: "ip lost by node at time". */
+  losses: string[] = [];
   /** Frozen or dead nodes: dual ownership involving them is counted apart (dualWithSilentHolderMs). */
   readonly #silent = new Set<string>();
   /**
@@ -125,6 +127,7 @@ export class AddressObserver {
     if (set.size > 1 && ![...set].some((n) => this.#silent.has(n) || this.#lingering.get(match![2]!)?.has(n))) {
       this.duals.push(`${match![2]} on ${[...set].join('+')} at ${new Date(at).toISOString()} (${node}: ${line.trim()})`);
     }
+    if (set.size === 0) this.losses.push(`${match![2]} lost by ${node} at ${new Date(at).toISOString()}`);
     const lingering = this.#lingering.get(match![2]!);
     if (lingering && (match![1] || set.size <= 1)) {
       lingering.delete(node);
@@ -148,12 +151,13 @@ export class AddressObserver {
   }
 
   /** Reads and zeroes the integrals. */
-  take(): { dualMs: number; dualWithSilentHolderMs: number; unownedMs: number; duals: string[] } {
+  take(): { dualMs: number; dualWithSilentHolderMs: number; unownedMs: number; duals: string[]; losses: string[] } {
     this.#flush();
     this.#account();
-    const figures = { dualMs: this.dualMs, dualWithSilentHolderMs: this.dualWithSilentHolderMs, unownedMs: this.unownedMs, duals: this.duals };
+    const figures = { dualMs: this.dualMs, dualWithSilentHolderMs: this.dualWithSilentHolderMs, unownedMs: this.unownedMs, duals: this.duals, losses: this.losses };
     this.dualMs = this.dualWithSilentHolderMs = this.unownedMs = 0;
     this.duals = [];
+    this.losses = [];
     return figures;
   }
 
