@@ -28,8 +28,13 @@ export interface ControlHandlers {
 }
 
 export interface ControlLimits {
-  /** Connections beyond this are closed at once. */
+  /** Connections beyond this are closed at once, unless a slow client's can be taken (below). */
   maxConnections: number;
+  /**
+   * A connection still sending its request headers after this long is closed to make room for a
+   * new one when the cap is reached: slow clients cannot keep vippyctl out until headersTimeout.
+   */
+  slowClientMs: number;
   /** A client must finish sending its headers within this. */
   headersTimeoutMs: number;
   /** ...and its whole request within this. */
@@ -39,6 +44,7 @@ export interface ControlLimits {
 
 export const defaultControlLimits: ControlLimits = {
   maxConnections: 32,
+  slowClientMs: 1_000,
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,
   maxHeaderSize: 8 * 1024,
@@ -88,6 +94,36 @@ const routes = new Map<string, Route>([
   ['/reload', (h) => h.reload()],
 ]);
 
+/**
+ * The connection cap. Past it, a new connection takes the place of the oldest one that has been
+ * sending its request headers for longer than slowClientMs; when there is none, it is closed.
+ */
+function capConnections(server: http.Server, limits: ControlLimits, log: Log): void {
+  const open = new Set<net.Socket>();
+  /** Connections whose request headers have not arrived yet, by accept time (oldest first). */
+  const unheard = new Map<net.Socket, number>();
+  const forget = (socket: net.Socket) => {
+    open.delete(socket);
+    unheard.delete(socket);
+  };
+  server.on('connection', (socket: net.Socket) => {
+    if (open.size >= limits.maxConnections) {
+      const [slowest, since] = unheard.entries().next().value ?? [];
+      if (slowest === undefined || performance.now() - since! < limits.slowClientMs) {
+        socket.destroy();
+        return;
+      }
+      log.debug({ ms: Math.round(performance.now() - since!) }, 'control: closing a slow client to make room');
+      forget(slowest);
+      slowest.destroy();
+    }
+    open.add(socket);
+    unheard.set(socket, performance.now());
+    socket.once('close', () => forget(socket));
+  });
+  server.on('request', (req: http.IncomingMessage) => unheard.delete(req.socket));
+}
+
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
   const { path, handlers, log } = opts;
   const mode = opts.mode ?? 0o600;
@@ -106,7 +142,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     },
     (req, res) => void answer(req, res, handlers, log),
   );
-  server.maxConnections = limits.maxConnections;
+  capConnections(server, limits, log);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     log.debug({ code: err.code }, 'control client error');
     if (socket.writable && !socket.destroyed) {

@@ -256,6 +256,18 @@ describe('misbehaving clients', () => {
     for (const socket of idle) socket.destroy();
     await waitFor(async () => (await requestControl(path, 'status').catch(() => undefined))?.status === 200);
   });
+
+  it('at the cap, makes room by closing the oldest client still sending its headers', async () => {
+    await start({ limits: { maxConnections: 3, slowClientMs: 200 } });
+    const idle = await Promise.all(Array.from({ length: 3 }, () => connect(path)));
+    const closed = idle.map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+    idle.forEach((socket) => socket.on('error', () => {}));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await requestControl(path, 'status')).status).toBe(200);
+    await closed[0];
+    expect(idle.map((socket) => socket.destroyed)).toEqual([true, false, false]);
+    for (const socket of idle) socket.destroy();
+  });
 });
 
 function connect(at: string): Promise<net.Socket> {
