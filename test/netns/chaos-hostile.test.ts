@@ -1,7 +1,7 @@
-// Hostile input against live daemons (issue 7 §3): garbage and replayed datagrams on the chat
-// group, then hostile clients on one daemon's control socket. Throughout: no ownership change, no
-// peer goes stale, the victim's heartbeat keeps its interval, and its counters account for every
-// datagram it was sent.
+// Hostile input against live daemons (issue 7 §3): garbage and replayed datagrams at one
+// daemon's chat port, then hostile clients on its control socket. Throughout: no ownership
+// change, no peer goes stale, the victim's heartbeat keeps its interval, and its counters account
+// for every datagram it was sent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Segment, netnsAvailable, type Spawned } from './harness.js';
 import { VippyCluster } from './lib/cluster.js';
@@ -77,7 +77,7 @@ describe.skipIf(!netnsAvailable)('live daemons under hostile input', () => {
     // n1's datagrams as they leave it, with kernel timestamps: the heartbeat's regularity (the
     // flooded bridge's delivery delays are not the daemon's).
     const capture = await seg!.capture('n1', ['-tt', '-Q', 'out', 'udp', 'and', 'src', 'host', seg!.host('n1').ipv4]);
-    const flood: Spawned = seg!.node('obs', 'test/netns/lib/chaos-flood.ts', [seg!.observer.ipv4, '239.255.77.1', '5454', String(FLOOD_SECONDS), String(FLOOD_RATE), seg!.host('n2').ipv4, seg!.host('n3').ipv4]);
+    const flood: Spawned = seg!.node('obs', 'test/netns/lib/chaos-flood.ts', [seg!.observer.ipv4, '239.255.77.1', '5454', seg!.host('n1').ipv4, String(FLOOD_SECONDS), String(FLOOD_RATE), seg!.host('n2').ipv4, seg!.host('n3').ipv4]);
     const { stale, samples } = await watchPeers(flood.wait());
     capture.kill('SIGINT');
     await capture.wait();

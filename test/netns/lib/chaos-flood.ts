@@ -1,16 +1,17 @@
 // Hostile chat traffic, run inside a namespace (issue 7 §3): listens to the chat group for a
-// moment to capture genuine datagrams, then sends garbage, mutated and replayed datagrams at a
-// fixed rate. Prints one JSON line of what it sent when done.
-//   node --import tsx chaos-flood.ts <local-ip> <group> <port> <seconds> <rate> [replay-source-ip ...]
+// moment to capture genuine datagrams, then sends garbage, mutated and replayed datagrams to
+// `target` (one daemon's address, or the group itself) at a fixed rate. Prints one JSON line of
+// what it sent when done.
+//   node --import tsx chaos-flood.ts <local-ip> <group> <port> <target> <seconds> <rate> [replay-source-ip ...]
 // (the namespaces have no default route: the multicast interface is named by its address)
 import dgram from 'node:dgram';
 import { Prng } from '../../sim/prng.js';
 
-const [localIp, group, portText, secondsText, rateText, ...replaySources] = process.argv.slice(2);
+const [localIp, group, portText, target, secondsText, rateText, ...replaySources] = process.argv.slice(2);
 const port = Number(portText);
 const seconds = Number(secondsText);
 const rate = Number(rateText);
-if (!localIp || !group || !(port > 0) || !(seconds > 0) || !(rate > 0)) throw new Error('usage: chaos-flood.ts <local-ip> <group> <port> <seconds> <rate> [replay-source-ip ...]');
+if (!localIp || !group || !target || !(port > 0) || !(seconds > 0) || !(rate > 0)) throw new Error('usage: chaos-flood.ts <local-ip> <group> <port> <target> <seconds> <rate> [replay-source-ip ...]');
 
 const rng = new Prng(0xf100d);
 const captured: Buffer[] = [];
@@ -52,11 +53,11 @@ await new Promise<void>((resolve) => {
       return;
     }
     // Catch up on what the timer's lateness skipped, so the average rate holds.
-    const target = Math.floor((elapsed / 1000) * rate);
-    for (; due < target; due++) {
+    const owed = Math.floor((elapsed / 1000) * rate);
+    for (; due < owed; due++) {
       const { kind, bytes } = hostile();
       sent[kind] = (sent[kind] ?? 0) + 1;
-      socket.send(bytes, port, group, (error) => {
+      socket.send(bytes, port, target, (error) => {
         if (error) failed++;
       });
     }
