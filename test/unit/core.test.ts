@@ -69,6 +69,28 @@ describe('core step', () => {
     expect(status(node).mode).toBe('no-quorum');
   });
 
+  it('releases everything when its peers stop hearing it, once that has lasted half an interval', () => {
+    const node = createNode({ self: 'a', config, now: 0 });
+    const both = (t: number, hears: number[]) => {
+      const actions = [...step(node, announce('b', { hears }), t).actions, ...step(node, announce('c', { hears }), t).actions];
+      return of(actions, 'unplumb').map((a) => a.group);
+    };
+    for (let t = 0; t <= 7000; t += 100) both(t, [0, 1, 2]);
+    const held = status(node).held;
+    expect(held.length).toBeGreaterThan(0);
+    // Both peers lose one of a's announcements: their lists lack a until the next one arrives.
+    expect(both(7100, [1, 2])).toEqual([]);
+    expect(of(step(node, { type: 'tick' }, 7100 + config.timing.intervalMs / 2 - 1).actions, 'unplumb')).toEqual([]);
+    expect(both(7100 + config.timing.intervalMs / 2 - 1, [0, 1, 2])).toEqual([]);
+    expect(status(node).held).toEqual(held);
+    // They keep not hearing it: half an interval later it lets go of everything.
+    expect(both(8000, [1, 2])).toEqual([]);
+    const result = step(node, { type: 'tick' }, 8000 + config.timing.intervalMs / 2);
+    expect(of(result.actions, 'unplumb').map((a) => a.group)).toEqual(held);
+    expect(logged(result.actions)).toContain('one-way-failure');
+    expect(status(node).mode).toBe('unheard');
+  });
+
   it('on stop releases everything, announces leaving, and then does nothing', () => {
     const node = createNode({ self: 'a', config: simConfig({ nodes: ['a'], groups: 1, matureMs: 0, guardMs: 0 }), now: 0 });
     step(node, { type: 'tick' }, 0);
