@@ -102,8 +102,8 @@ const RECENTLY_SENT = 32;
 const RECENTLY_ACCEPTED = 256;
 
 export function createCodec(options: CodecOptions): Codec {
-  const recentlySent: Buffer[] = new Array(RECENTLY_SENT);
-  let recentIndex = 0;
+  /** Multicast loops every send back: these bytes are known to be ours without verifying a MAC. */
+  const recentlySent = new RecentDatagrams(RECENTLY_SENT);
   const recentlyAccepted = new RecentDatagrams(RECENTLY_ACCEPTED);
   const maxDatagram = options.maxDatagram ?? DEFAULT_MAX_DATAGRAM;
   const maxConfigBytes = options.maxConfigBytes ?? 1 << 20;
@@ -134,20 +134,19 @@ export function createCodec(options: CodecOptions): Codec {
     return vippy.Payload.encode({ header, ...body }).finish();
   }
 
-  function envelope(payload: Uint8Array): Buffer {
+  function envelope(payload: Uint8Array): { datagram: Buffer; mac: Uint8Array } {
     const mac = computeMac(keyring.signing, payload);
     const bytes = vippy.Envelope.encode({ version: FORMAT_VERSION, keyId: keyring.signing.id, payload, mac }).finish();
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { datagram: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), mac };
   }
 
   /** Signs one body as the next datagram of this boot. */
   function seal(body: Body, now: number, what: string): Buffer {
-    const datagram = envelope(payloadBytes(body, seq, now));
+    const { datagram, mac } = envelope(payloadBytes(body, seq, now));
     if (datagram.length > maxDatagram) {
       throw new RangeError(`wire: ${what} needs ${datagram.length} bytes, over the ${maxDatagram}-byte datagram limit`);
     }
-    recentlySent[recentIndex] = datagram;
-    recentIndex = (recentIndex + 1) % recentlySent.length;
+    recentlySent.add(mac, datagram);
     // Wraps after 2^32 datagrams (over a decade at 10/s); receivers then see a replayed seq.
     seq = (seq + 1) >>> 0;
     return datagram;
@@ -159,7 +158,7 @@ export function createCodec(options: CodecOptions): Codec {
    * to two bytes as the variable part fills up.
    */
   function room(skeleton: Body): number {
-    return maxDatagram - envelope(payloadBytes(skeleton, MAX_UINT32, 0)).length - 4;
+    return maxDatagram - envelope(payloadBytes(skeleton, MAX_UINT32, 0)).datagram.length - 4;
   }
 
   function encodeAnnouncement(a: Announcement, now: number): Buffer {
@@ -230,6 +229,7 @@ export function createCodec(options: CodecOptions): Codec {
     if (datagram.length > maxDatagram) return rejection('too-large', source, () => `${datagram.length} bytes, the maximum is ${maxDatagram}`);
     const env = readEnvelope(datagram);
     if (typeof env === 'string') return rejection('malformed-envelope', source, () => `not a protobuf envelope (${env})`);
+    if (recentlySent.has(env.mac, datagram)) return rejection('own', source, ownDatagram);
     if (env.version !== FORMAT_VERSION) return rejection('unsupported-version', source, () => `format version ${env.version}, we speak ${FORMAT_VERSION}`);
     if (env.keyId.length !== KEY_ID_BYTES) return rejection('unknown-key', source, () => `key id of ${env.keyId.length} bytes, ours have ${KEY_ID_BYTES}`);
     // Nearly always the signing key: found without formatting the id.
@@ -315,11 +315,6 @@ export function createCodec(options: CodecOptions): Codec {
     return { ok: true, kind: 'config', sender, version: outcome.version, fingerprint: outcome.fingerprint, document: outcome.document };
   }
 
-  /** Multicast loops every send back: these bytes are known to be ours without verifying a MAC. */
-  function isRecentlySent(datagram: Uint8Array): boolean {
-    return recentlySent.some((sent) => sent !== undefined && sent.length === datagram.length && sent.equals(datagram));
-  }
-
   return {
     keyId: keyring.signing.idHex,
     bootId: bootHex,
@@ -327,7 +322,7 @@ export function createCodec(options: CodecOptions): Codec {
     encodeConfigSlices,
     encodeArpSlices,
     decode(datagram, now, source) {
-      const outcome: Decoded = isRecentlySent(datagram) ? rejection('own', source, ownDatagram) : decodeOrReject(datagram, now, source);
+      const outcome = decodeOrReject(datagram, now, source);
       if (outcome.ok) accepted++;
       else rejections[outcome.reason]++;
       return outcome;
@@ -415,9 +410,9 @@ function readVarint32(bytes: Uint8Array, cursor: { at: number }): number {
 }
 
 /**
- * Recently accepted datagrams by MAC: a replay of the same bytes is recognised with a lookup
- * and a comparison instead of an HMAC. Oldest forgotten first; a replay of an older one is
- * still caught by the replay guard, after the MAC check.
+ * Recent datagrams by MAC (accepted ones, or this codec's own sends): the same bytes again are
+ * recognised with a lookup and a comparison instead of an HMAC. Oldest forgotten first; a
+ * replay of an older one is still caught by the replay guard, after the MAC check.
  */
 class RecentDatagrams {
   readonly #byMac = new Map<number, Uint8Array>();
@@ -435,8 +430,8 @@ class RecentDatagrams {
     if (this.#order.length === this.capacity) this.#byMac.delete(this.#order[this.#next]!);
     this.#order[this.#next] = key;
     this.#next = (this.#next + 1) % this.capacity;
-    // Kept by reference (a copy costs more than the rest of the bookkeeping): received datagrams
-    // are not reused. Were the bytes changed later, a replay of them would only miss this shortcut.
+    // Kept by reference (a copy costs more than the rest of the bookkeeping): datagrams are not
+    // reused once sent or received. Were the bytes changed later, a replay of them would only miss this shortcut.
     this.#byMac.set(key, datagram);
   }
 }
