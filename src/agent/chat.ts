@@ -120,7 +120,10 @@ export async function createChat(
   // in the same tick (Node's default lookup defers it), which matters for the leaving message.
   const lookup = (address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void) =>
     callback(null, address, family === 'udp4' ? 4 : 6);
-  const socket = dgram.createSocket({ type: family, reuseAddr: true, lookup: lookup as never });
+  // A receive buffer of 1 MiB (the kernel caps it at net.core.rmem_max) instead of ~200 kB:
+  // under a flood of junk, a daemon descheduled for tens of ms still finds its peers' datagrams
+  // queued rather than dropped.
+  const socket = dgram.createSocket({ type: family, reuseAddr: true, lookup: lookup as never, recvBufferSize: 1 << 20 });
   socket.on('message', (buf, rinfo) => {
     counters.received++;
     counters.bytesReceived += buf.length;
