@@ -101,14 +101,14 @@ const routes = new Map<string, Route>([
 function capConnections(server: http.Server, limits: ControlLimits, log: Log): void {
   const open = new Set<net.Socket>();
   /** Connections whose request headers have not arrived yet, by accept time (oldest first). */
-  const unheard = new Map<net.Socket, number>();
+  const awaitingHeaders = new Map<net.Socket, number>();
   const forget = (socket: net.Socket) => {
     open.delete(socket);
-    unheard.delete(socket);
+    awaitingHeaders.delete(socket);
   };
   server.on('connection', (socket: net.Socket) => {
     if (open.size >= limits.maxConnections) {
-      const [slowest, since] = unheard.entries().next().value ?? [];
+      const [slowest, since] = awaitingHeaders.entries().next().value ?? [];
       if (slowest === undefined || performance.now() - since! < limits.slowClientMs) {
         socket.destroy();
         return;
@@ -118,10 +118,10 @@ function capConnections(server: http.Server, limits: ControlLimits, log: Log): v
       slowest.destroy();
     }
     open.add(socket);
-    unheard.set(socket, performance.now());
+    awaitingHeaders.set(socket, performance.now());
     socket.once('close', () => forget(socket));
   });
-  server.on('request', (req: http.IncomingMessage) => unheard.delete(req.socket));
+  server.on('request', (req: http.IncomingMessage) => awaitingHeaders.delete(req.socket));
 }
 
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
