@@ -24,6 +24,8 @@ describe.skipIf(!netnsAvailable)('chaos: five nodes, quorum 3, random faults', (
     // (dualWithSilentHolderMs) and reported, not asserted here.
     expect(report.faults.filter((f) => f.dualMs > 0)).toEqual([]);
     expect(report.faults.filter((f) => f.reconvergeMs === null || f.reconvergeMs > RECONVERGE_LIMIT_MS)).toEqual([]);
-    expect(report.faults.filter((f) => f.arpMismatches.length > 0)).toEqual([]);
+    // Every client's ARP entry points at the holder, at the latest once its repeat burst is out
+    // (a wrong entry right after reconvergence is rare, reported in arpMismatches).
+    expect(report.faults.filter((f) => f.arpUncorrected.length > 0)).toEqual([]);
   }, DURATION_MS + 120_000);
 });

@@ -16,6 +16,8 @@ import { ipStamp } from './ip-stamp.js';
 export const CHAOS_NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 export const CHAOS_VIPS = ['192.0.2.201', '192.0.2.202', '192.0.2.203', '192.0.2.204', '192.0.2.205'];
 export const TIMING = { intervalMs: 100, staleMs: 300, guardMs: 100 };
+/** The daemons' arp.repeat_delay (its default): when a takeover's gratuitous ARP burst is repeated. */
+const ARP_REPEAT_DELAY_MS = 5_000;
 /** What the issue allows a fault to take, once lifted: stale + guard + 1 s. */
 export const RECONVERGE_LIMIT_MS = TIMING.staleMs + TIMING.guardMs + 1_000;
 
@@ -216,8 +218,10 @@ export interface FaultRecord {
   duals: string[];
   dualWithSilentHolderMs: number;
   unownedMs: number;
-  /** After reconvergence, the observer's neighbour entry for each VIP names its holder's MAC. */
+  /** VIPs whose observer neighbour entry did not name the holder's MAC once reconverged. */
   arpMismatches: string[];
+  /** Those still wrong after the holder's repeat burst (arp.repeat_delay later). */
+  arpUncorrected: string[];
 }
 
 export interface ChaosReport {
@@ -336,11 +340,17 @@ export async function runChaos(seg: Segment, { durationMs, seed, log = () => {} 
       await sleep(TIMING.staleMs + TIMING.guardMs);
       const figures = observer.take();
       const arpMismatches = reconvergeMs === null ? [] : await arpCheck(seg, observer);
+      let arpUncorrected = arpMismatches;
+      if (arpMismatches.length > 0) {
+        await sleep(ARP_REPEAT_DELAY_MS + 500);
+        arpUncorrected = await arpCheck(seg, observer);
+      }
       const record: FaultRecord = {
         kind, target, detail, appliedAt: new Date(performance.timeOrigin + appliedAt).toISOString(), heldMs: Math.round(liftedAt - appliedAt),
         reconvergeMs: reconvergeMs === null ? null : Math.round(reconvergeMs),
         dualMs: Math.round(figures.dualMs), duals: figures.duals, dualWithSilentHolderMs: Math.round(figures.dualWithSilentHolderMs), unownedMs: Math.round(figures.unownedMs),
         arpMismatches,
+        arpUncorrected,
       };
       faults.push(record);
       log(JSON.stringify(record));
@@ -366,7 +376,9 @@ async function arpCheck(seg: Segment, observer: AddressObserver): Promise<string
     if (set.size !== 1 || holder === undefined) continue;
     await seg.exec('obs', ['ping', '-c1', '-W1', ip], { allowFail: true });
     const mac = await observerMac(seg, ip);
-    if (mac !== seg.host(holder).mac) mismatches.push(`${ip}: observer has ${mac || 'no entry'}, holder ${holder} is ${seg.host(holder).mac}`);
+    if (mac === seg.host(holder).mac) continue;
+    const owner = seg.hosts.find((host) => host.mac === mac)?.name ?? 'no node';
+    mismatches.push(`${ip}: observer has ${mac || 'no entry'} (${mac ? owner : '-'}), holder ${holder} is ${seg.host(holder).mac}`);
   }
   return mismatches;
 }
@@ -391,6 +403,7 @@ export function summarize(report: ChaosReport): Record<string, unknown> {
     dualWithSilentHolderMs: report.faults.reduce((s, f) => s + f.dualWithSilentHolderMs, 0),
     overLimit: report.faults.filter((f) => f.reconvergeMs === null || f.reconvergeMs > RECONVERGE_LIMIT_MS).length,
     arpMismatches: report.faults.reduce((s, f) => s + f.arpMismatches.length, 0),
+    arpUncorrected: report.faults.reduce((s, f) => s + f.arpUncorrected.length, 0),
     byKind,
   };
 }
