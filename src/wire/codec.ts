@@ -431,7 +431,8 @@ class RecentDatagrams {
     this.#order[this.#next] = key;
     this.#next = (this.#next + 1) % this.capacity;
     // Kept by reference (a copy costs more than the rest of the bookkeeping): datagrams are not
-    // reused once sent or received. Were the bytes changed later, a replay of them would only miss this shortcut.
+    // reused once sent or received. Were the bytes changed later, a replay of them would only
+    // miss this shortcut.
     this.#byMac.set(key, datagram);
   }
 }

@@ -16,7 +16,7 @@ import { ipStamp } from './ip-stamp.js';
 export const CHAOS_NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 export const CHAOS_VIPS = ['192.0.2.201', '192.0.2.202', '192.0.2.203', '192.0.2.204', '192.0.2.205'];
 export const TIMING = { intervalMs: 100, staleMs: 300, guardMs: 100 };
-/** The daemons' arp.repeat_delay (its default): when a takeover's gratuitous ARP burst is repeated. */
+/** The daemons' arp.repeat_delay: when a takeover's gratuitous ARP burst is repeated. */
 const ARP_REPEAT_DELAY_MS = 5_000;
 /** What the issue allows a fault to take, once lifted: stale + guard + 1 s. */
 export const RECONVERGE_LIMIT_MS = TIMING.staleMs + TIMING.guardMs + 1_000;
@@ -29,6 +29,7 @@ export function chaosConfig(hosts: readonly Host[]): RawConfig {
     interval: TIMING.intervalMs / 1000,
     stale: TIMING.staleMs / 1000,
     takeover_guard: TIMING.guardMs / 1000,
+    arp: { repeat_delay: ARP_REPEAT_DELAY_MS / 1000 },
     logging: { driver: 'console', mask: { emerg: true, alert: true, crit: true, err: true, warning: true, notice: false, info: false, debug: false } },
   });
 }
