@@ -256,7 +256,7 @@ class Daemon implements DaemonView {
         return;
       }
       case 'plumb':
-        return this.plumb(action.group, action.reason);
+        return this.plumb(action.group, action.reason, action.from);
       case 'unplumb':
         return this.unplumb(action.group, action.reason);
       case 'notify': {
@@ -288,7 +288,7 @@ class Daemon implements DaemonView {
     }
   }
 
-  private plumb(index: number, reason: string): void {
+  private plumb(index: number, reason: string, takenFrom: string | undefined): void {
     const group = this.current.groups[index];
     if (!group) return;
     const scripted = scriptedPoint(this.current, group);
@@ -301,7 +301,7 @@ class Daemon implements DaemonView {
     for (const address of group.addresses) this.emit(this.events.network, 'up', result.ok, vippyIface(address));
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'acquired' });
-      this.observeTakeover(reason);
+      if (takenFrom !== undefined) this.observeTakeover(takenFrom);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
     } else {
@@ -566,9 +566,8 @@ class Daemon implements DaemonView {
    * plus stale; at once when it left cleanly) to now. Placement moves between live nodes are not
    * takeovers and are not observed.
    */
-  private observeTakeover(reason: string): void {
-    const from = /^takeover from (.+)$/.exec(reason)?.[1];
-    const peer = from === undefined ? undefined : coreStatus(this.state).peers.find((p) => p.name === from);
+  private observeTakeover(from: string): void {
+    const peer = coreStatus(this.state).peers.find((p) => p.name === from);
     if (!peer || peer.silentMs === null) return;
     const waited = peer.leaving ? peer.silentMs : peer.silentMs - this.current.timing.staleMs;
     this.metrics.takeoverSeconds.observe(Math.max(0, waited) / 1000);

@@ -1,7 +1,7 @@
 // Unit tests of src/core's state machine and helpers; whole-cluster behaviour is in test/sim.
 import { describe, expect, it } from 'vitest';
 import { arpCache, createNode, notifyTargets, status, step, type NodeState } from '../../src/core/index.js';
-import { compareConfigs, remapHeld } from '../../src/core/config-change.js';
+import { compareConfigs, remapHeld } from '../../src/core/config-graduation.js';
 import { notifyHosts } from '../../src/core/notify-targets.js';
 import type { Action, Announcement, CoreEvent } from '../../src/core/types.js';
 import type { VipGroup } from '../../src/config/model.js';
@@ -67,6 +67,25 @@ describe('core step', () => {
     expect(of(result.actions, 'unplumb').map((a) => a.group).sort()).toEqual([...plumbed].sort());
     expect(logged(result.actions)).toContain('quorum-lost');
     expect(status(node).mode).toBe('no-quorum');
+  });
+
+  it('names the peer a group is taken over from in the plumb action, and only for a takeover', () => {
+    const pair = simConfig({ nodes: ['a', 'b'], groups: 1, prefer: { 0: 'b' }, matureMs: 0 });
+    const fromB = (t: number): CoreEvent => ({
+      type: 'announcement', from: 'b',
+      announcement: { node: 'b', version: pair.version, fingerprint: pair.fingerprint, active: true, inactiveReason: null, leaving: false, held: [0], ineligible: [], hears: [0, 1] },
+    });
+    const node = createNode({ self: 'a', config: pair, now: 0 });
+    for (let t = 0; t <= 3000; t += 500) {
+      expect(of(step(node, fromB(t), t).actions, 'plumb')).toEqual([]);
+      step(node, { type: 'tick' }, t);
+    }
+    // b falls silent: after stale plus the guard, a takes the group over from b.
+    const plumbs: Action[] = [];
+    for (let t = 3100; t <= 9000; t += 100) plumbs.push(...of(step(node, { type: 'tick' }, t).actions, 'plumb'));
+    expect(plumbs).toEqual([{ type: 'plumb', group: 0, reason: 'takeover from b', from: 'b' }]);
+    const alone = createNode({ self: 'a', config: simConfig({ nodes: ['a'], groups: 1, matureMs: 0, guardMs: 0 }), now: 0 });
+    expect(of(step(alone, { type: 'tick' }, 0).actions, 'plumb')).toEqual([{ type: 'plumb', group: 0, reason: 'placement' }]);
   });
 
   it('releases everything when its peers stop hearing it, once that has lasted half an interval', () => {
