@@ -1,3 +1,4 @@
+import { waitFor } from '../lib/wait-for.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -89,12 +90,12 @@ describe('loadPlugins', () => {
 
     const { createRequire } = await import('node:module');
     const netPing = createRequire(path)('./net-ping.js') as { down: Set<string> };
-    await until(() => config.history.length > 0);
+    await waitFor(() => config.history.length > 0, { intervalMs: 5 });
     expect(config.inactive_reason()).toBeNull();
     netPing.down.add('192.0.2.1');
-    await until(() => config.inactive_reason() === 'pingRemoteFailed');
+    await waitFor(() => config.inactive_reason() === 'pingRemoteFailed', { intervalMs: 5 });
     netPing.down.delete('192.0.2.1');
-    await until(() => config.inactive_reason() === null);
+    await waitFor(() => config.inactive_reason() === null, { intervalMs: 5 });
 
     config.emit('stop');
     await sleep(30); // a callback already queued may still land
@@ -163,7 +164,7 @@ describe('loadPlugins', () => {
     );
     const config = new FakeConfig();
     await loadPlugins([path], { config, manager: {}, network: {} }, log);
-    await until(() => config.reports.length === 3);
+    await waitFor(() => config.reports.length === 3, { intervalMs: 5 });
     expect(errors()).toHaveLength(1);
     expect(errors()[0]).toMatchObject({ msg: 'plugin timer callback threw', plugin: path, err: { message: 'tick 1' } });
   });
@@ -223,10 +224,3 @@ describe('emitGuarded', () => {
   });
 });
 
-async function until(check: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
