@@ -304,9 +304,8 @@ class Daemon implements DaemonView {
       if (takenFrom !== undefined) this.observeTakeover(takenFrom);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
-    } else {
-      this.logger.crit({ event: 'plumb-failed', group: index, err: result.error }, `if_up ${describeGroup(this.current, index)} failed: ${result.error}`);
     }
+    // A failure is logged once, by core, with what it does about it (the group ineligible here for a while).
     this.dispatch({ type: 'apply-result', group: index, held: true, ok: result.ok, error: result.error });
   }
 
@@ -325,10 +324,10 @@ class Daemon implements DaemonView {
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'released' });
       this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
-    } else {
-      this.logger.crit({ event: 'unplumb-failed', group: index, err: result.error }, `if_down ${describeGroup(this.current, index)} failed: ${result.error}`);
     }
+    // A failure is logged once, by core; while stopping core has stopped, so it is logged here.
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: false, ok: result.ok, error: result.error });
+    else if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: index }, `could not unplumb group ${index}: ${result.error}`);
   }
 
   /** A script's outcome is core's apply-result, as plumb/unplumb report theirs (ok = exit 0). */

@@ -113,7 +113,10 @@ export class Reconciler {
     this.indexConfig();
   }
 
-  /** Plumb one group: every address or none (the ones added by this attempt are rolled back). */
+  /**
+   * Plumb one group: every address or none (the ones added by this attempt are rolled back).
+   * The caller logs the outcome (one line per plumb: the daemon on success, core on failure).
+   */
   plumb(index: number): ApplyResult {
     const group = this.config.groups[index];
     if (!group) return { group: index, held: true, ok: false, error: `no group ${index} in the config` };
@@ -126,13 +129,11 @@ export class Reconciler {
       } catch (err) {
         const error = `${vip.ip}/${vip.prefixLength} on ${vip.interface}: ${describeError(err)}`;
         this.rollback(index, added);
-        this.log.error({ group: index, error }, 'plumb failed; group rolled back');
         return { group: index, held: true, ok: false, error };
       }
     }
     this.held.set(index, group);
     this.scheduleRenewal();
-    this.log.info({ group: index, addresses: group.addresses.map((a) => `${a.ip}/${a.prefixLength}`), added: added.length }, 'group plumbed');
     return { group: index, held: true, ok: true };
   }
 
@@ -144,11 +145,7 @@ export class Reconciler {
     this.held.delete(index);
     this.scheduleRenewal();
     const errors = this.removeAll(group.addresses);
-    if (errors.length > 0) {
-      this.log.error({ group: index, errors }, 'release incomplete');
-      return { group: index, held: false, ok: false, error: errors.join('; ') };
-    }
-    this.log.info({ group: index }, 'group released');
+    if (errors.length > 0) return { group: index, held: false, ok: false, error: errors.join('; ') };
     return { group: index, held: false, ok: true };
   }
 

@@ -8,7 +8,6 @@ import type { VipAddress } from '../../src/config/model.js';
 import { neighbourEntries } from '../../src/agent/arpscan.js';
 import { selectChatInterfaces } from '../../src/agent/chat.js';
 import { describeError } from '../../src/agent/logger.js';
-import { targetMatcher } from '../../src/agent/notifier.js';
 import { addressKey, addressRequest, vipLabel } from '../../src/agent/reconciler.js';
 
 const info = (address: string, family: 'IPv4' | 'IPv6' = 'IPv4', internal = false): os.NetworkInterfaceInfo =>
@@ -63,22 +62,6 @@ describe('reconciler address requests', () => {
     expect(addressKey('eth0', '2001:0db8:0:0::0010', 64)).toBe(addressKey('eth0', '2001:db8::10', 64));
     expect(addressKey('eth0', '192.0.2.10', 32)).not.toBe(addressKey('eth0', '192.0.2.10', 24));
     expect(addressKey('eth0', '192.0.2.10', 32)).not.toBe(addressKey('eth1', '192.0.2.10', 32));
-  });
-});
-
-describe('notifier target matching', () => {
-  const group = [vip('192.0.2.10', 24), vip('198.51.100.10', 24, 'eth1'), vip('2001:db8::10', 64)];
-  const addressesFor = (target: string, vips = group) => targetMatcher(vips)(target);
-  it('picks the IPv4 addresses whose subnet holds the target', () => {
-    expect(addressesFor('192.0.2.77').map((v) => v.ip)).toEqual(['192.0.2.10']);
-    expect(addressesFor('198.51.100.3').map((v) => v.ip)).toEqual(['198.51.100.10']);
-  });
-  it('falls back to every IPv4 address when no subnet holds the target (/32 VIPs)', () => {
-    expect(addressesFor('203.0.113.5').map((v) => v.ip)).toEqual(['192.0.2.10', '198.51.100.10']);
-  });
-  it('never announces to IPv6 targets or to the VIP itself', () => {
-    expect(addressesFor('2001:db8::77')).toEqual([]);
-    expect(addressesFor('192.0.2.10', [vip('192.0.2.10', 24)])).toEqual([]);
   });
 });
 
