@@ -14,7 +14,7 @@
 //   last add/renewal (IPv4's check_lifetime runs at most once a second); ensureAddress with the
 //   lifetime renews it;
 // - watch() delivers neighbour events in every state (incomplete and failed too, mac "" when the
-//   kernel gives none), but never multicast or NOARP entries;
+//   kernel gives none), but never NOARP entries (multicast and broadcast ones are NOARP);
 // - a FrameSender remembers each interface's MAC after its first frame; a send that fails
 //   forgets it, so a replaced interface is looked up again.
 import { existsSync } from 'node:fs';

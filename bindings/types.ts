@@ -108,7 +108,7 @@ export interface NativeApi {
   ensureAddress(req: AddressRequest): boolean;
   /** Idempotent delete: returns true when it removed something. */
   ensureNoAddress(req: AddressRequest): boolean;
-  /** Complete neighbour entries only (incomplete, failed and multicast/noarp entries are left out). */
+  /** Complete neighbour entries only (incomplete, failed and NOARP entries, which include multicast and broadcast, are left out). */
   listNeighbours(family?: Family): Neighbour[];
   /** One netlink socket (link, IPv4/IPv6 address, neighbour groups) polled on the main loop. */
   watch(onEvents: (events: NetEvent[]) => void): Watcher;

@@ -13,7 +13,6 @@ import {
   loadConfigFile,
   renderConfigFile,
   transferDocument,
-  vippyStatusConfig,
 } from '../config/index.js';
 import type { ClusterConfig, SyslogLevel } from '../config/model.js';
 import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
@@ -21,9 +20,9 @@ import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
-import { statusBody, statusOwnership, type PeerStatus, type Status } from '../control/status.js';
+import { statusBody, statusOwnership, vippyStatusConfig, type PeerStatus, type Status } from '../control/status.js';
 import { createMetrics, startMetricsServer, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
-import { createLogger, type VippyLogger } from '../log/logger.js';
+import { createLogger, describeError, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
@@ -31,7 +30,6 @@ import { Notifier } from './notifier.js';
 import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
 import { VippyConfig, VippyManager, VippyNetwork, vippyIface, type DaemonView } from './facades.js';
-import { describeError } from './logger.js';
 import { missingCapabilities, missingCapabilitiesMessage, secretFileWarning } from './privileges.js';
 
 export interface DaemonOptions {

@@ -12,7 +12,7 @@
 import type { FrameSender, NativeApi } from '../../bindings/types.js';
 import type { ArpSettings, VipAddress, VipGroup } from '../config/model.js';
 import type { NotifyHost } from '../core/notify-targets.js';
-import { describeError, type AgentLogger } from './logger.js';
+import { describeError, type AgentLogger } from '../log/logger.js';
 
 export type NotifyReason = 'takeover' | 'conflict-repair' | 'refresh';
 

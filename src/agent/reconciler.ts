@@ -10,7 +10,7 @@
 import ipaddr from 'ipaddr.js';
 import type { AddressRequest, InterfaceAddress, NativeApi, NetEvent, NetInterface } from '../../bindings/types.js';
 import type { ClusterConfig, VipAddress, VipGroup } from '../config/model.js';
-import { describeError, type AgentLogger } from './logger.js';
+import { describeError, type AgentLogger } from '../log/logger.js';
 
 /** Shaped like core's 'apply-result' event: held = what was asked (true: plumb, false: release). */
 export interface ApplyResult {

@@ -1,7 +1,7 @@
 // A validated vippy file → ClusterConfig: defaults that depend on other keys, cross-checks,
 // and vippy's normalized address shape.
 
-import { canonicalIp, isMulticast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
+import { canonicalIp, isIpv4Multicast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
 import type { ClusterConfig, NodeSpec, NotifyTarget, SyslogLevel, VipGroup } from './model.js';
 import { ms, type Report } from './report.js';
 import { syslogLevels, type VippyFile } from './schema.js';
@@ -144,8 +144,8 @@ function checkChatAddress(host: string, unicast: boolean, report: Report): void 
   const address = canonicalIp(host);
   if (address === undefined) {
     report.error(['chat'], `"${host}" is not an IP address`);
-  } else if (!unicast && !isMulticast(address.ip)) {
-    report.error(['chat'], `"${host}" is not a multicast address (for unicast chat, give every node an address)`);
+  } else if (!unicast && !isIpv4Multicast(address.ip)) {
+    report.error(['chat'], `"${host}" is not an IPv4 multicast address (for unicast chat, give every node an address)`);
   }
 }
 

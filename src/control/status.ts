@@ -1,7 +1,7 @@
 // The body of GET /status. The first four keys are exactly the original vippy's (reference
 // vippy.md §6), in its order, so old tooling keeps working; everything new lives under new keys.
 
-import type { NoQuorumPolicy } from '../config/model.js';
+import type { ClusterConfig, NoQuorumPolicy, VipAddress } from '../config/model.js';
 import type { Ownership } from '../core/types.js';
 
 /** vippy's normalised IPv4 entry. `name` is the interface. */
@@ -31,6 +31,26 @@ export interface StatusConfig {
   version: number;
   vips: StatusGroup[];
   nodes: string[];
+}
+
+/** vippy's normalized entry: `{ip, netmask, broadcast, network, name, state}` or `{ip, prefixlen, name, state}`. */
+export function statusVip(address: VipAddress): StatusAddress {
+  const state = address.state === undefined ? {} : { state: address.state };
+  return address.family === 4
+    ? { ip: address.ip, netmask: address.netmask!, broadcast: address.broadcast!, network: address.network!, name: address.interface, ...state }
+    : { ip: address.ip, prefixlen: address.prefixLength, name: address.interface, ...state };
+}
+
+/** The `config` object of GET /status, exactly as the original showed it (no secret). */
+export function vippyStatusConfig(config: ClusterConfig): StatusConfig {
+  return {
+    version: config.version,
+    vips: config.groups.map((group) => [
+      ...(group.preferred === undefined ? [] : [group.preferred]),
+      ...group.addresses.map(statusVip),
+    ]),
+    nodes: config.nodes.map((node) => node.name),
+  };
 }
 
 export interface StatusStats {

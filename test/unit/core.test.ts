@@ -203,14 +203,15 @@ describe('ARP cache and notify targets', () => {
     expect(hosts.find((h) => h.ip === '192.0.2.11')?.mac).toBeUndefined();
   });
 
-  it('shares a changed local table, merges peer slices, and forgets a silent peer', () => {
+  it('shares a changed local table (hosts only), merges peer slices (hosts only), and forgets a silent peer', () => {
     const node = createNode({ self: 'a', config, now: 0 });
     step(node, { type: 'tick' }, 0);
-    const shared = step(node, { type: 'neighbours', entries: [{ ip: '192.0.2.20', mac: 'AA:BB:CC:DD:EE:20' }, { ip: '224.0.0.1', mac: '01:00:5e:00:00:01' }] }, 1000);
+    const notHosts = [{ ip: '224.0.0.1', mac: '01:00:5e:00:00:01' }, { ip: '255.255.255.255', mac: 'ff:ff:ff:ff:ff:ff' }, { ip: '0.0.0.0', mac: '02:00:00:00:00:01' }];
+    const shared = step(node, { type: 'neighbours', entries: [{ ip: '192.0.2.20', mac: 'AA:BB:CC:DD:EE:20' }, ...notHosts] }, 1000);
     expect(of(shared.actions, 'send-arp-cache')[0]?.entries).toEqual([{ ip: '192.0.2.20', mac: 'aa:bb:cc:dd:ee:20' }]);
     expect(of(step(node, { type: 'neighbours', entries: [{ ip: '192.0.2.20', mac: 'aa:bb:cc:dd:ee:20' }] }, 1500).actions, 'send-arp-cache')).toHaveLength(0);
     step(node, announce('b'), 1600);
-    step(node, { type: 'arp-slice', from: 'b', entries: [{ ip: '192.0.2.30', mac: 'aa:bb:cc:dd:ee:30' }], complete: false }, 1600);
+    step(node, { type: 'arp-slice', from: 'b', entries: [{ ip: '192.0.2.30', mac: 'aa:bb:cc:dd:ee:30' }, ...notHosts], complete: false }, 1600);
     expect(arpCache(node).map((e) => e.ip)).toEqual(['192.0.2.20', '192.0.2.30']);
     expect(notifyTargets(node, 0).map((h) => h.ip)).toEqual(['192.0.2.20', '192.0.2.30']);
     step(node, { type: 'tick' }, 1600 + config.timing.staleMs + 1);
