@@ -61,6 +61,8 @@ export interface ArpSettings {
   refreshIntervalMs: number;
   /** Notify targets (networks / arp-cache hosts) per second per group. */
   notifyRate: number;
+  /** Addresses taken from notify networks per VIP and takeover (arp-cache hosts come on top). */
+  notifyBudget?: number;
 }
 
 /** flip: a named set of data points divided among the servers that list it in `systems`. */

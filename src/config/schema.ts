@@ -153,7 +153,7 @@ export const vippyFileSchema = z.strictObject({
     z.array(z.union([z.literal('arp-cache'), notifyNetwork], { error: 'must be "arp-cache" or {"interface", "ip"}' })).default([]),
     {
       since: 'vippy',
-      description: 'Who is told (gratuitous ARP / unsolicited NA) when this node takes a group: "arp-cache" (hosts in the cluster\'s shared neighbour tables) and networks (every address in them, at most 65,536).',
+      description: 'Who is told (gratuitous ARP / unsolicited NA) when this node takes a group: "arp-cache" (hosts in the cluster\'s shared neighbour tables) and networks of any prefix (every address of the network inside the VIP\'s own subnet). Per VIP and takeover at most 65,536 network addresses are notified (the first ones; loading a file whose notify network overlaps a VIP subnet by more warns), on top of every arp-cache host, so a /8 costs no more than a /16.',
     },
   ),
   logging: doc(
@@ -166,7 +166,7 @@ export const vippyFileSchema = z.strictObject({
           z.ZodOptional<z.ZodBoolean>
         >)
         .optional()
-        .describe('Levels to log (true) or drop. Absent: emerg, alert, crit, err, notice on; warning, info, debug off. Levels left out of a given mask are off.'),
+        .describe('Levels to log (true) or drop. Absent: every level for "syslog" (the original set no mask); for "console" emerg, alert, crit, err, notice on and warning, info, debug off (the original console logger\'s). Levels left out of a given mask are off.'),
       json: doc(z.boolean().default(false), { since: 'new', description: 'One JSON object per line instead of readable text.' }),
     }).prefault({}),
     { since: 'vippy', description: 'Where and what to log.' },

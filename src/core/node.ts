@@ -995,5 +995,5 @@ export function arpCache(state: NodeState): ArpEntry[] {
 export function notifyTargets(state: NodeState, group: number, notify = state.config.notify): NotifyHost[] {
   const vipGroup = state.config.groups[group];
   if (vipGroup === undefined) throw new RangeError(`notifyTargets: group ${group} is not in config v${state.config.version} (${state.config.groups.length} groups)`);
-  return notifyHosts(vipGroup, notify, arpCache(state));
+  return notifyHosts(vipGroup, notify, arpCache(state), state.config.arp.notifyBudget);
 }

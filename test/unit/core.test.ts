@@ -184,6 +184,15 @@ describe('ARP cache and notify targets', () => {
     expect(hosts.find((h) => h.ip === '192.0.2.11')?.mac).toBeUndefined();
   });
 
+  it('takes at most the budget of addresses from notify networks per VIP, arp-cache hosts on top', () => {
+    const wide: VipGroup = { index: 0, key: '10.1.2.3', addresses: [{ interface: 'eth0', ip: '10.1.2.3', family: 4, prefixLength: 8 }] };
+    const hosts = notifyHosts(wide, [
+      { kind: 'network', interface: 'eth0', family: 4, network: '10.0.0.0', prefixLength: 8 },
+      { kind: 'arp-cache' },
+    ], [{ ip: '10.200.0.1', mac: 'aa:bb:cc:dd:ee:01' }], 4);
+    expect(hosts.map((h) => h.ip)).toEqual(['10.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3', '10.200.0.1']);
+  });
+
   it('shares a changed local table, merges peer slices, and forgets a silent peer', () => {
     const node = createNode({ self: 'a', config, now: 0 });
     step(node, { type: 'tick' }, 0);
