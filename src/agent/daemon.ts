@@ -185,8 +185,9 @@ class Daemon implements DaemonView {
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
     this.reconciler.apply([]);
-    // flip's start-up clean-up: the scripts release every point this node may hold until core assigns it.
-    for (const point of scriptedPoints(config, this.self)) this.scripts.want(point, 'down');
+    // flip's start-up clean-up (unless remove_on_start): `down` for every point; within the
+    // system's delay, the first plan's alive scripts replace it for the points assigned here.
+    for (const point of scriptedPoints(config, this.self)) if (!point.system.removeOnStart) this.scripts.want(point, 'down');
     this.arpScanner.start();
     this.recheckTimer = setInterval(() => this.recheck(), RECHECK_MS);
 
@@ -502,10 +503,12 @@ class Daemon implements DaemonView {
   private async stop(code: number): Promise<void> {
     if (this.stopping) return;
     const deadline = setTimeout(() => this.resolveFinished(code), STOP_DEADLINE_MS);
+    // flip's remove_on_failure: false leaves everything in place and says nothing.
+    const release = this.current.releaseOnStop !== false;
     // Stopping first: the releases core asks for are not fed back as apply-results, so the leaving
     // announcement goes out right after them.
     this.stopping = true;
-    this.dispatch({ type: 'stop' });
+    if (release) this.dispatch({ type: 'stop' });
     this.emit(this.events.config, 'stop');
     clearTimeout(this.wakeTimer);
     clearInterval(this.recheckTimer);
@@ -513,10 +516,10 @@ class Daemon implements DaemonView {
     this.notifier.close();
     this.watcher?.close();
     // Anything core did not release (e.g. a failed release) goes too: nothing is left behind.
-    for (const result of this.reconciler.releaseAll()) {
+    for (const result of release ? this.reconciler.releaseAll() : []) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
-    await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop()]);
+    await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop(release)]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
     clearTimeout(deadline);
     this.resolveFinished(code);

@@ -45,6 +45,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
       config: { ...file.cluster.config, ...system.config },
       data,
       delayMs: system.delay,
+      removeOnStart: system.remove_on_start ?? file.cluster.remove_on_start,
     };
   });
 
@@ -104,6 +105,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
       json: false,
     },
     systems,
+    releaseOnStop: file.cluster.remove_on_failure,
     localNode: file.id,
   };
 }
