@@ -105,7 +105,6 @@ class Daemon implements DaemonView {
   private dispatching = false;
   private readonly rejectionLog = new Map<string, { since: number; suppressed: number }>();
   private readonly stats = { ignore: 0, sendAnnounce: 0, recvAnnounce: 0, stateChanges: 0 };
-  private ownershipMap: Ownership = {};
   private readonly events: { config: VippyConfig; manager: VippyManager; network: VippyNetwork };
 
   constructor(private readonly options: DaemonOptions) {
@@ -286,7 +285,6 @@ class Daemon implements DaemonView {
         return this.adopt(action.config, action.from);
       case 'state-change':
         this.stats.stateChanges++;
-        this.ownershipMap = action.ownership;
         this.emit(this.events.manager, 'state-change', this.events.manager.groupsOf(action.ownership), this.events.manager.groupsOf(action.previous));
         return;
       case 'log':
@@ -540,8 +538,9 @@ class Daemon implements DaemonView {
     this.dispatch({ type: 'health', reason, ok });
   }
 
+  /** The placement of the last step, as the original's manager kept the map of its last solve. */
   ownership(): Ownership {
-    return this.ownershipMap;
+    return coreStatus(this.state).ownership;
   }
 
   arpCache(): ArpEntry[] {
