@@ -226,7 +226,7 @@ export class VippyManager extends EventEmitter {
  * the placement puts them); shutdown() releases everything and stops the daemon.
  */
 export class VippyNetwork extends EventEmitter {
-  constructor(private readonly daemon?: DaemonView) {
+  constructor(private readonly daemon: DaemonView) {
     super();
   }
 
@@ -239,12 +239,11 @@ export class VippyNetwork extends EventEmitter {
   }
 
   shutdown(): void {
-    this.daemon?.log('notice', 'shutting down');
-    this.daemon?.shutdown();
+    this.daemon.log('notice', 'shutting down');
+    this.daemon.shutdown();
   }
 
   private set(iface: unknown, up: boolean): boolean {
-    if (!this.daemon) return false;
     const address = ifaceAddress(iface);
     const result = this.daemon.setAddress(address, up);
     if (!result.ok) this.daemon.log('crit', `if_${up ? 'up' : 'down'}(${address.interface}/${address.ip}) failed: ${result.error}`);

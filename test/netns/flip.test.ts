@@ -38,7 +38,7 @@ const PORT = 2200;
 interface ServerSpec { priority?: number; systems?: string[] }
 
 /** A flip file as flip's README writes it, with fast timers; `id` is set per node. */
-function flipFile(seg: Segment, servers: Record<string, ServerSpec>, system: RawConfig = {}, extra: RawConfig = {}): RawConfig {
+function flipFile(seg: Segment, servers: Record<string, ServerSpec>, system: RawConfig = {}, extra: RawConfig = {}, clusterKeys: RawConfig = {}): RawConfig {
   return {
     gossip_interval: 100,
     ping_timeout: 300,
@@ -47,7 +47,7 @@ function flipFile(seg: Segment, servers: Record<string, ServerSpec>, system: Raw
     log_level: 'info',
     servers: Object.fromEntries(Object.entries(servers).map(([id, spec]) => [id, { ip: seg.host(id).ipv4, port: PORT, systems: spec.systems ?? [], ...(spec.priority === undefined ? {} : { priority: spec.priority }) }])),
     // Data in flip's README order (.202 first): flip sorts it.
-    cluster: { config: { interface: 'eth0' }, system: { ip: { type: 'shard', config: {}, data: [VIP2, VIP1], ...system } } },
+    cluster: { config: { interface: 'eth0' }, system: { ip: { type: 'shard', config: {}, data: [VIP2, VIP1], ...system } }, ...clusterKeys },
     ...extra,
   };
 }
@@ -247,6 +247,34 @@ describe.skipIf(!netnsAvailable)('flip configs under vippyd', () => {
     // The arbiter runs no scripts; the scripts own the addresses, so no kernel has them.
     expect(calls().filter((call) => call.vippyd === pid('flip2'))).toEqual([]);
     expect(await snapshot(c)).toEqual({ flip: [], flip1: [], flip2: [] });
+  });
+
+  it('remove_on_start keeps a starting server from running down; remove_on_failure false makes a stop leave its points to a timeout', async () => {
+    seg = await Segment.create({ hosts: ['flip', 'flip1', 'flip2'] });
+    const s = seg;
+    const { alive, down, calls } = recorders((scriptDir = mkdtempSync(path.join(os.tmpdir(), 'vippy-flip-remove-'))));
+    const system = { alive, down, remove_on_start: true };
+    cluster = new VippyCluster(s, {
+      config: flipFile(s, README_AS_WRITTEN, system, {}, { remove_on_failure: false }),
+      perNode: (host) => ({ id: host.name }),
+      asSeparateMachines: true,
+    });
+    const c = cluster;
+    await c.startAll();
+    const pid = (name: string) => c.daemon(name).process.pid;
+    const runs = (name: string, since = 0) => calls().slice(since).filter((call) => call.vippyd === pid(name)).map((call) => `${call.script} ${call.argv[0]}`);
+    await waitFor(() => runs('flip').length === 1 && runs('flip1').length === 1, { timeoutMs: 8000, what: 'each member to run alive for its home point' });
+    // No start-up `down` for the other point: only the home point's alive ran.
+    expect([runs('flip'), runs('flip1')]).toEqual([[`alive ${VIP1}`], [`alive ${VIP2}`]]);
+
+    const before = calls().length;
+    const stoppedPid = pid('flip1');
+    c.daemon('flip1').process.kill('SIGTERM');
+    expect((await c.daemon('flip1').process.wait()).code).toBe(0);
+    // The stop ran nothing; flip takes flip1's point once flip1 has gone silent.
+    await waitFor(() => calls().slice(before).some((call) => call.vippyd === pid('flip') && call.argv[0] === VIP2), { timeoutMs: 8000, what: 'flip to take .202 after the timeout' });
+    expect(calls().slice(before).filter((call) => call.vippyd === stoppedPid)).toEqual([]);
+    expect(runs('flip', before)).toEqual([`alive ${VIP2}`]);
   });
 
   it('system.delay makes changes that come together one plan: two servers lost in turn, one run of the survivor\'s scripts; status shows each named point and its holder', async () => {
