@@ -197,12 +197,16 @@ export class VippyConfig extends EventEmitter {
 
 /** Emits state-change(ownership, previous), up(iface) and down(iface) — intentions. */
 export class VippyManager extends EventEmitter {
+  /** The original placed nothing before its config first matured. */
+  private placing = false;
+
   constructor(private readonly daemon: DaemonView) {
     super();
   }
 
-  /** The ownership map: "_" and each active node → its groups as config.vips() gives them. {} before the first placement. */
+  /** The ownership map: "_" and each active node → its groups as config.vips() gives them; {} until the node first matures. */
   state(): Record<string, VippyGroup[]> {
+    if (!this.placing && !(this.placing = this.daemon.health().mature)) return {};
     return this.groupsOf(this.daemon.ownership());
   }
 

@@ -367,6 +367,20 @@ describe("the plugin-facing objects, seen from a plugin in the original's style 
     expect(errors()).toEqual([]);
   });
 
+  it('manager.state() is {} until the node first matures, as the original placed nothing before', () => {
+    const config = parseConfig(JSON.stringify(vippyFile), 'vippy.conf').config;
+    const daemon = fakeDaemon(config);
+    let mature = false;
+    daemon.health = () => ({ mature, active: mature, inactiveReason: mature ? null : 'booting' });
+    daemon.own = { _: [0, 1], node1: [] };
+    const manager = new VippyManager(daemon);
+    expect(manager.state()).toEqual({});
+    mature = true;
+    expect(manager.state()).toEqual({ _: [group0, group1], node1: [] });
+    mature = false; // a later config change: the map stays, as the original's did
+    expect(manager.state()).toEqual({ _: [group0, group1], node1: [] });
+  });
+
   it('shows a flip data point that is not an address as {point, system}', () => {
     const flip = parseConfig(JSON.stringify({
       id: 'a', key: 'a-long-enough-flip-key', servers: { a: { ip: '192.0.2.1', port: 2200, systems: ['db'] } },
