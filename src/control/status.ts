@@ -24,8 +24,14 @@ export interface StatusIPv6Address {
 
 export type StatusAddress = StatusIPv4Address | StatusIPv6Address;
 
-/** A vippy group: the preferred node's name first when there is one, then the addresses. */
-export type StatusGroup = Array<string | StatusAddress>;
+/** A flip data point that is not plumbed as an address by vippyd: its name and its system. */
+export interface StatusPoint {
+  point: string;
+  system: string;
+}
+
+/** A vippy group: the preferred node's name first when there is one, then the addresses (or a flip point). */
+export type StatusGroup = Array<string | StatusAddress | StatusPoint>;
 
 export interface StatusConfig {
   version: number;
@@ -41,16 +47,30 @@ export function statusVip(address: VipAddress): StatusAddress {
     : { ip: address.ip, prefixlen: address.prefixLength, name: address.interface, ...state };
 }
 
-/** The `config` object of GET /status, exactly as the original showed it (no secret). */
+const statusConfigs = new WeakMap<ClusterConfig, StatusConfig>();
+
+/**
+ * The `config` object of GET /status, exactly as the original showed it (no secret). A flip data
+ * point without addresses shows as `{point, system}`. Built once per config, so that status,
+ * plugins' `config.vips()` and their ownership maps share the same group objects, as the
+ * original's did.
+ */
 export function vippyStatusConfig(config: ClusterConfig): StatusConfig {
-  return {
-    version: config.version,
-    vips: config.groups.map((group) => [
-      ...(group.preferred === undefined ? [] : [group.preferred]),
-      ...group.addresses.map(statusVip),
-    ]),
-    nodes: config.nodes.map((node) => node.name),
-  };
+  let built = statusConfigs.get(config);
+  if (built === undefined) {
+    built = {
+      version: config.version,
+      vips: config.groups.map((group) => [
+        ...(group.preferred === undefined ? [] : [group.preferred]),
+        ...(group.addresses.length === 0 && group.point !== undefined
+          ? [{ point: group.point, system: group.system ?? '' }]
+          : group.addresses.map(statusVip)),
+      ]),
+      nodes: config.nodes.map((node) => node.name),
+    };
+    statusConfigs.set(config, built);
+  }
+  return built;
 }
 
 export interface StatusStats {

@@ -48,7 +48,7 @@ import { expireFailures, ineligibleNodes, noteApplyResult, noteCarrier, noteHeal
 import { trackActiveSince, trackView } from './view-tracking.js';
 import { aliveHolders, holderMap, placeGroups, reportOwnership } from './ownership.js';
 import { releaseMisplaced } from './releasing.js';
-import { takeGroups } from './taking.js';
+import { flipStartupHomePoints, takeGroups } from './taking.js';
 import { repairConflicts } from './conflict-repair.js';
 import { announce } from './announcements.js';
 import { leave } from './leaving.js';
@@ -122,7 +122,11 @@ function evaluate(state: NodeState, now: number, out: StepOutput): number {
 
   // Holding: release, take, repair.
   releaseMisplaced(state, self, view, owners, aliveHolderOf, out);
-  if (self.mode === 'acting') takeGroups(state, view, owners, aliveHolderOf, now, wake, out);
+  const homeOnly = flipStartupHomePoints(state, self.mode, ownIneligible);
+  if (self.mode === 'acting' || homeOnly !== undefined) {
+    const mayTake = homeOnly === undefined ? (group: number) => owners[group]?.includes(state.self) ?? false : (group: number) => homeOnly.has(group);
+    takeGroups(state, view, mayTake, aliveHolderOf, now, wake, out);
+  }
   repairConflicts(state, aliveHolderOf, now, wake, out);
 
   // Reporting and saying so.
@@ -190,5 +194,5 @@ export function arpCache(state: NodeState): ArpEntry[] {
 export function notifyTargets(state: NodeState, group: number, notify = state.config.notify): NotifyHost[] {
   const vipGroup = state.config.groups[group];
   if (vipGroup === undefined) throw new RangeError(`notifyTargets: group ${group} is not in config v${state.config.version} (${state.config.groups.length} groups)`);
-  return notifyHosts(vipGroup, notify, arpCache(state));
+  return notifyHosts(vipGroup, notify, arpCache(state), state.config.arp.notifyBudget);
 }

@@ -16,7 +16,9 @@
 //   link that failed one way before failing both ways is still safe.
 
 import type { ClusterConfig } from '../config/model.js';
-import type { Announcement, PlacementResult } from './types.js';
+import type { Announcement } from './types.js';
+import { place } from './placement.js';
+import type { NodeMode } from './self-assessment.js';
 import type { MembershipView, PeerRecord } from './membership.js';
 import { nodeIndex, type NodeState, type StepOutput } from './state.js';
 import { HEARS_WINDOW_INTERVALS, hearsWindowMs } from './liveness.js';
@@ -39,17 +41,20 @@ export function noteHandoffs(state: NodeState, peer: PeerRecord, announcement: A
   }
 }
 
-/** Takes the groups placement gives this node that nobody holds, once the guards allow it. Called while acting. */
+/**
+ * Takes the groups this node may take (placement gives them to it; see flipStartupHomePoints for
+ * the exception) that nobody holds, once the guards allow it. Called while acting.
+ */
 export function takeGroups(
   state: NodeState,
   view: MembershipView,
-  owners: PlacementResult,
+  mayTake: (group: number) => boolean,
   aliveHolderOf: AliveHolderOf,
   now: number,
   wake: Wake,
   out: StepOutput,
 ): void {
-  const { config, self } = state;
+  const { config } = state;
   const { timing } = config;
   const hold = takeHold(state, view, now);
   for (const [group, { at }] of state.handoffs) if (now - at > timing.staleMs) state.handoffs.delete(group);
@@ -58,7 +63,7 @@ export function takeGroups(
   // on an older word. Changed views are announced at once, so this costs one message.
   const heardSinceChange = view.members.every((peer) => peer.lastHeard >= state.viewSince);
   for (const group of config.groups.map((g) => g.index)) {
-    if (state.held.has(group) || !(owners[group]?.includes(self) ?? false) || aliveHolderOf(group) !== undefined) continue;
+    if (state.held.has(group) || !mayTake(group) || aliveHolderOf(group) !== undefined) continue;
     if (!heardSinceChange) continue;
     if (now < hold.until) {
       wake.add(hold.until);
@@ -75,6 +80,35 @@ export function takeGroups(
     out.actions.push(from === undefined ? { type: 'plumb', group, reason } : { type: 'plumb', group, reason, from });
     out.log('notice', 'takeover', `taking group ${group}: ${reason}`, { group, reason });
   }
+}
+
+const homePointCache = new WeakMap<ClusterConfig, Map<string, ReadonlySet<number>>>();
+
+/**
+ * flip's start-up (reference/flip.md §1.9): every peer counts as alive until a quorum says
+ * otherwise, so a flip server without quorum under "freeze" still takes its home points, the
+ * groups placement gives it when every node is active. undefined: not in that case.
+ */
+export function flipStartupHomePoints(state: NodeState, mode: NodeMode, ownIneligible: readonly number[]): ReadonlySet<number> | undefined {
+  const { config, self } = state;
+  if (mode !== 'frozen' || config.format !== 'flip') return undefined;
+  const key = `${self} ${ownIneligible.join(',')}`;
+  let byKey = homePointCache.get(config);
+  if (byKey === undefined) homePointCache.set(config, (byKey = new Map()));
+  let home = byKey.get(key);
+  if (home === undefined) {
+    const ineligible = new Set(ownIneligible);
+    const owners = place({
+      config,
+      active: config.nodes.map((node) => node.name),
+      ineligible: (group) => (ineligible.has(group) ? new Set([self]) : undefined),
+      holders: new Map(),
+      preferenceReady: () => true,
+    });
+    home = new Set(config.groups.map((group) => group.index).filter((group) => owners[group]?.includes(self)));
+    byKey.set(key, home);
+  }
+  return home;
 }
 
 /**
