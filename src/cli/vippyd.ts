@@ -4,7 +4,6 @@
 // vippyd: the daemon's command line. Options as the original (-c, -n, -p, -h) plus --check.
 
 import { realpathSync } from 'node:fs';
-import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DaemonOptions } from '../agent/daemon.js';
@@ -20,7 +19,7 @@ export const vippydCommandLine = {
   summary: 'virtual-IP failover daemon',
   options: {
     config: { type: 'string', short: 'c', default: defaultConfigPath, arg: 'FILE', help: `configuration file (default ${defaultConfigPath})` },
-    node: { type: 'string', short: 'n', arg: 'NODE', help: "this node's name in the configuration (default: the host name)" },
+    node: { type: 'string', short: 'n', arg: 'NODE', help: 'this node\'s name in the configuration (default: a flip file\'s "id", else the host name)' },
     plugin: { type: 'string', short: 'p', multiple: true, default: [], arg: 'PLUGIN', help: 'load a plugin (repeatable; added to the config\'s "plugins")' },
     check: { type: 'boolean', default: false, help: 'validate the configuration, print what it means, and exit' },
     help: { type: 'boolean', short: 'h', default: false, help: 'print this help and exit' },
@@ -102,7 +101,7 @@ export async function main(argv: string[], out: Output, daemon: () => Promise<Da
 
   const { runDaemon, StartupError } = await daemon();
   try {
-    return await runDaemon({ configPath: values.config, node: values.node ?? os.hostname(), plugins: values.plugin });
+    return await runDaemon({ configPath: values.config, ...(values.node === undefined ? {} : { node: values.node }), plugins: values.plugin });
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     out.stderr.write(`vippyd: ${err.message}\n`);
