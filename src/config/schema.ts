@@ -224,11 +224,11 @@ export const flipSystemSchema = z.strictObject({
   config: z.record(z.string(), z.unknown()).default({}).describe('Overlaid on `cluster.config` and passed to the scripts as JSON (`interface` names the NIC for address data).'),
   data: z.array(z.string().min(1)).default([]).describe('Data points (strings; IP addresses for VIPs).'),
   delay: z.number().nonnegative().default(500).describe('Milliseconds to wait, merging changes that come together, before a new plan\'s scripts run (each change restarts the wait, as in flip). Systems plumbed by vippyd itself act at once.'),
-  remove_on_start: z.boolean().optional().describe('flip\'s (inverted) name: true keeps whatever this server may still hold of the system at start; false (default) runs `down` at start for every point not assigned here. Points vippyd plumbs itself (no scripts) are always cleaned up.'),
+  remove_on_start: z.boolean().optional().describe('flip\'s (inverted) name: true keeps whatever this server may still hold of the system at start; false runs `down` at start for every point not assigned here. Absent: `cluster.remove_on_start`. Points vippyd plumbs itself (no scripts) are always cleaned up.'),
 });
 
 export const flipFileSchema = z.strictObject({
-  id: doc(z.string().min(1), { since: 'flip', description: 'This server\'s id: a key of `servers`.' }),
+  id: doc(z.string().min(1), { since: 'flip', description: 'This server\'s id: a key of `servers`. `vippyd -c FILE` runs as this server (`-n` overrides it).' }),
   quorum: doc(z.number().int().min(1).optional(), {
     since: 'flip',
     description: 'Servers (arbiters included) that must agree before a peer is declared down and data moves.',

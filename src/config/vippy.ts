@@ -1,6 +1,7 @@
 // A validated vippy file → ClusterConfig: defaults that depend on other keys, cross-checks,
 // and vippy's normalized address shape.
 
+import ipaddr from 'ipaddr.js';
 import { canonicalIp, isMulticast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
 import type { ClusterConfig, NodeSpec, NotifyTarget, SyslogLevel, VipGroup } from './model.js';
 import { ms, type Report } from './report.js';
@@ -209,14 +210,8 @@ function overNotifyBudget(network: { ip: string; prefixLength: number }, groups:
       // Two prefixes overlap in the longer one (or not at all); its size is the overlap's.
       const overlap = 2 ** (32 - Math.max(vip.prefixLength, network.prefixLength));
       const common = Math.min(vip.prefixLength, network.prefixLength);
-      if (overlap > NOTIFY_NETWORK_BUDGET && sameNetwork(vip.ip, network.ip, common)) return `${vip.ip}/${vip.prefixLength}`;
+      if (overlap > NOTIFY_NETWORK_BUDGET && ipaddr.IPv4.parse(vip.ip).match(ipaddr.IPv4.parse(network.ip), common)) return `${vip.ip}/${vip.prefixLength}`;
     }
   }
   return undefined;
-}
-
-function sameNetwork(a: string, b: string, prefixLength: number): boolean {
-  const value = (ip: string) => ip.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0);
-  const size = 2 ** (32 - prefixLength);
-  return Math.floor(value(a) / size) === Math.floor(value(b) / size);
 }
