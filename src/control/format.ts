@@ -26,11 +26,15 @@ export function formatStatus(status: unknown): string {
     if (!Array.isArray(groups)) throw new StatusFormatError(`state.ownership["${owner}"] is not a list of groups`);
     for (const group of groups) ownerOf.set(formatGroup(group), owner === '_' ? '(unowned)' : owner);
   }
-  for (const group of config.vips) {
+  // New daemons with routed groups say how each group is announced (absent: all l2, the original lines).
+  const announce = readAnnounce(status);
+  config.vips.forEach((group, index) => {
     const printed = formatGroup(group);
     const owner = ownerOf.get(printed);
-    lines.push(`${owner === identity ? '(*) ' : '    '}${owner ?? '???'}: ${printed}`);
-  }
+    const how = announce?.[index];
+    lines.push(`${owner === identity ? '(*) ' : '    '}${owner ?? '???'}: ${printed}${how ? ` [${how.mode}]` : ''}`);
+    if (how && how.announced.length > 0) lines.push(`        announced: ${how.announced.join(', ')}`);
+  });
   return lines.map((line) => line + '\n').join('');
 }
 
@@ -52,6 +56,16 @@ export function maskBits(netmask: string): number | '?' {
     for (; octet; octet &= octet - 1) bits++;
   }
   return bits;
+}
+
+/** status.announce.groups by group index, when the daemon sent them. */
+function readAnnounce(status: unknown): Array<{ mode: string; announced: string[] }> | undefined {
+  const groups = (status as { announce?: { groups?: unknown } }).announce?.groups;
+  if (!Array.isArray(groups)) return undefined;
+  return groups.map((entry: { mode?: unknown; announced?: unknown }) => ({
+    mode: String(entry?.mode),
+    announced: Array.isArray(entry?.announced) ? entry.announced.map(String) : [],
+  }));
 }
 
 interface LooseStatus {
