@@ -133,3 +133,45 @@ describe.skipIf(!netnsAvailable)('routed mode: VIPs announced by each node\'s BI
     await waitForRouterPath(routed, 'a');
   });
 });
+
+describe.skipIf(!netnsAvailable)('routed mode, table form: BIRD learns vippyd\'s routes from a kernel table', () => {
+  let seg: Segment;
+  let routed: RoutedBed;
+  let cluster: VippyCluster;
+
+  beforeAll(async () => {
+    ({ seg, routed, cluster } = await bed({ form: 'table', table: 100, protocol: 201 }, { table: 100, protocol: 201 }));
+    await cluster.startAll();
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster?.stopAll();
+    await seg?.destroy();
+    routed?.cleanup();
+  });
+
+  it('the holder\'s routes in table 100 (protocol 201) reach the router; a drain moves them with no overlap', async () => {
+    await waitForRouterPath(routed, 'a');
+    // A table that never had a route does not exist for IPv4 yet ("FIB table does not exist"): none.
+    const routes = async (node: string) => {
+      const listed = await Promise.all(['-4', '-6'].map((family) => seg.exec(node, ['ip', family, '-j', 'route', 'show', 'table', '100', 'proto', '201'], { allowFail: true })));
+      return listed.flatMap((r) => (r.code === 0 ? JSON.parse(r.stdout || '[]') : []))
+        .map((r: { dst: string; dev: string }) => `${r.dst} dev ${r.dev}`).sort();
+    };
+    expect(await routes('a')).toEqual([`${VIP6} dev vippy0`, `${VIP4} dev vippy0`]);
+    expect(await routes('b')).toEqual([]);
+    await waitFor(() => clientReaches(routed, VIP4), { what: `client pings ${VIP4}` });
+    await waitFor(() => clientReaches(routed, VIP6), { what: `client pings ${VIP6}` });
+
+    const pings = new PingStream(routed, VIP6);
+    await pings.started();
+    execFileSync(VIPPYCTL, ['-s', cluster.daemon('a').socket, 'deactivate'], { encoding: 'utf8' });
+    await waitForRouterPath(routed, 'b');
+    const { sent, lost, outageMs } = await pings.stop();
+    console.log(`table form, drain: ${lost} of ${sent} pings lost, longest gap ${outageMs} ms`);
+    expect(await routes('a')).toEqual([]);
+    expect(await routes('b')).toEqual([`${VIP6} dev vippy0`, `${VIP4} dev vippy0`]);
+    expect(routed.overlapMs(NET4)).toBe(0);
+    expect(routed.overlapMs(NET6)).toBe(0);
+  });
+});
