@@ -87,10 +87,11 @@ describe.skipIf(!netnsAvailable)('routed mode: VIPs announced by each node\'s BI
     const before = Date.now();
     execFileSync(VIPPYCTL, ['-s', cluster.daemon('a').socket, 'deactivate'], { encoding: 'utf8' });
     await waitForRouterPath(routed, 'b');
+    const drainSwitch = routed.switchMs(NET4, 'a4', 'b4');
     execFileSync(VIPPYCTL, ['-s', cluster.daemon('a').socket, 'activate'], { encoding: 'utf8' });
     await waitForRouterPath(routed, 'a');
     const { sent, lost, outageMs } = await pings.stop();
-    console.log(`drain and return: ${lost} of ${sent} pings lost (10 ms apart), longest gap ${outageMs} ms, ${Date.now() - before} ms`);
+    console.log(`drain and return: ${lost} of ${sent} pings lost (10 ms apart), longest gap ${outageMs} ms, router switched in ${drainSwitch} ms (drain) and ${routed.switchMs(NET4, 'b4', 'a4')} ms (return), ${Date.now() - before} ms`);
     expect(sent).toBeGreaterThan(0);
     // The judge saw the moves: a's and b's sessions each added and removed the VIP.
     const sessions = new Set(routed.routeEvents(NET4).filter((e) => e.added).map((e) => e.session));
@@ -108,7 +109,7 @@ describe.skipIf(!netnsAvailable)('routed mode: VIPs announced by each node\'s BI
     await a.process.wait();
     await waitForRouterPath(routed, 'b');
     const { sent, lost, outageMs } = await pings.stop();
-    console.log(`graceful stop: ${lost} of ${sent} pings lost, longest gap ${outageMs} ms`);
+    console.log(`graceful stop: ${lost} of ${sent} pings lost, longest gap ${outageMs} ms, router switched in ${routed.switchMs(NET4, 'a4', 'b4')} ms`);
     expect(await clientReaches(routed, VIP6)).toBe(true);
     expect(routed.overlapMs(NET4)).toBe(0);
     expect(routed.overlapMs(NET6)).toBe(0);
@@ -125,7 +126,7 @@ describe.skipIf(!netnsAvailable)('routed mode: VIPs announced by each node\'s BI
     await a.process.wait();
     await waitForRouterPath(routed, 'b');
     const { sent, lost, outageMs } = await pings.stop();
-    console.log(`kill -9: ${lost} of ${sent} pings lost, longest gap ${outageMs} ms`);
+    console.log(`kill -9: ${lost} of ${sent} pings lost, longest gap ${outageMs} ms, router switched in ${routed.switchMs(NET4, 'a4', 'b4')} ms`);
     expect(await clientReaches(routed, VIP4)).toBe(true);
     expect(routed.overlapMs(NET4)).toBe(0);
     expect(routed.overlapMs(NET6)).toBe(0);
@@ -168,7 +169,7 @@ describe.skipIf(!netnsAvailable)('routed mode, table form: BIRD learns vippyd\'s
     execFileSync(VIPPYCTL, ['-s', cluster.daemon('a').socket, 'deactivate'], { encoding: 'utf8' });
     await waitForRouterPath(routed, 'b');
     const { sent, lost, outageMs } = await pings.stop();
-    console.log(`table form, drain: ${lost} of ${sent} pings lost, longest gap ${outageMs} ms`);
+    console.log(`table form, drain: ${lost} of ${sent} pings lost, longest gap ${outageMs} ms, router switched in ${routed.switchMs(NET6, 'a6', 'b6')} ms`);
     expect(await routes('a')).toEqual([]);
     expect(await routes('b')).toEqual([`${VIP6} dev vippy0`, `${VIP4} dev vippy0`]);
     expect(routed.overlapMs(NET4)).toBe(0);

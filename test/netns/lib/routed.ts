@@ -129,6 +129,10 @@ export class RoutedBed {
     this.clientNs = await this.seg.addStub('cli', ROUTER);
     await this.seg.exec(ROUTER, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     await this.seg.exec(ROUTER, ['ip', 'addr', 'add', '198.51.100.1/30', 'dev', 'cli0']);
+    // The VIP ranges as silent aggregates: while no node announces a VIP its packets are dropped,
+    // not answered with ICMP unreachables (which would slow the client's 10 ms pings down).
+    await this.seg.exec(ROUTER, ['ip', 'route', 'add', 'blackhole', '203.0.113.0/24']);
+    await this.seg.exec(ROUTER, ['ip', '-6', 'route', 'add', 'blackhole', '2001:db8:ff::/64']);
     await this.seg.exec(ROUTER, ['ip', 'addr', 'add', '2001:db8:c::1/64', 'dev', 'cli0', 'nodad']);
     await this.seg.exec(this.clientNs, ['ip', 'addr', 'add', `${CLIENT_V4}/30`, 'dev', 'eth0']);
     await this.seg.exec(this.clientNs, ['ip', 'addr', 'add', `${CLIENT_V6}/64`, 'dev', 'eth0', 'nodad']);
@@ -194,6 +198,21 @@ export class RoutedBed {
       events.push({ atMs: Date.parse(match[1]!.replace(' ', 'T') + 'Z'), session: match[2]!, net, added: match[3] !== 'removed' });
     }
     return events;
+  }
+
+  /**
+   * The router's switch for the last move of `net` from session `from` to session `to`: from its
+   * last withdrawal by `from` to the next announcement by `to` (negative: `to` announced first).
+   */
+  switchMs(net: string, from: string, to: string): number | undefined {
+    const events = this.routeEvents(net);
+    let removed = -1;
+    events.forEach((e, i) => {
+      if (e.session === from && !e.added) removed = i;
+    });
+    if (removed < 0) return undefined;
+    const added = events.slice(removed).find((e) => e.session === to && e.added);
+    return added === undefined ? undefined : added.atMs - events[removed]!.atMs;
   }
 
   /** The longest time two sessions had the prefix at once, by the router's log (0 when never). */
