@@ -510,6 +510,8 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
       expect(header).toContain('hlim 255, next-header ICMPv6 (58) payload length: 32');
       expect(header).toContain('2001:db8::70 > ff02::1: [icmp6 sum ok] ICMP6, neighbor advertisement, length 32');
       expect(header).toContain('tgt is 2001:db8::70, Flags [override]');
+      // The option is on tcpdump's next line, which may be printed a moment after the header.
+      await tcpdump.waitForLine(`destination link-address option (2), length 8 (1): ${b.mac}`);
       const lines = tcpdump.stdout.split('\n');
       const option = lines[lines.indexOf(header) + 1];
       expect(option).toMatch(new RegExp(`destination link-address option \\(2\\), length 8 \\(1\\): ${b.mac}`));
@@ -543,6 +545,7 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
         const reply = await tcpdump.waitForLine(`Reply 192.0.2.73 is-at ${newMac}`);
         expect(reply).toContain(`${newMac} > ff:ff:ff:ff:ff:ff, ethertype ARP`);
         const header = await tcpdump.waitForLine(`${newMac} > 33:33:00:00:00:01, ethertype IPv6 (0x86dd)`);
+        await tcpdump.waitForLine(`destination link-address option (2), length 8 (1): ${newMac}`);
         const lines = tcpdump.stdout.split('\n');
         expect(lines[lines.indexOf(header) + 1]).toContain(`destination link-address option (2), length 8 (1): ${newMac}`);
       } finally {
