@@ -3,7 +3,7 @@
 // netlink events go to the watchers at once, and frames sent are recorded. Failures are
 // injected per operation (`failNext`) with the errno the kernel would give.
 
-import type { AddressRequest, Family, FrameSender, InterfaceAddress, NativeApi, NativeError, Neighbour, NetEvent, NetInterface, Watcher } from '../../bindings/types.js';
+import type { AddressRequest, Family, FrameSender, InterfaceAddress, NativeApi, NativeError, Neighbour, NetEvent, NetInterface, Route, RouteRequest, Watcher } from '../../bindings/types.js';
 
 export type SentFrame =
   | { kind: 'garp'; ifindex: number; ip: string; form: 'request' | 'reply' }
@@ -22,6 +22,7 @@ export class FakeNative implements NativeApi {
   readonly addresses: InterfaceAddress[] = [];
   readonly neighbours: Neighbour[] = [];
   readonly frames: SentFrame[] = [];
+  readonly routes: Route[] = [];
   private readonly watchers = new Set<(events: NetEvent[]) => void>();
   private readonly failures: { operation: Operation; error: NativeError; times: number }[] = [];
 
@@ -97,6 +98,39 @@ export class FakeNative implements NativeApi {
     return this.remove(req);
   }
 
+  ensureDummyLink(name: string): { created: boolean; kind: 'dummy' | 'ifb' } {
+    if (this.links.some((l) => l.name === name)) return { created: false, kind: 'dummy' };
+    this.addLink(name);
+    return { created: true, kind: 'dummy' };
+  }
+
+  deleteLink(name: string): boolean {
+    const at = this.links.findIndex((l) => l.name === name);
+    if (at < 0) return false;
+    this.links.splice(at, 1);
+    return true;
+  }
+
+  ensureRoute(req: RouteRequest): boolean {
+    this.link(req.interface);
+    if (this.findRoute(req) !== undefined) return false;
+    const route: Route = { family: req.destination.includes(':') ? 6 : 4, destination: req.destination, prefixLength: req.prefixLength, table: req.table, protocol: req.protocol, interface: req.interface };
+    if (req.source !== undefined) route.source = req.source;
+    this.routes.push(route);
+    return true;
+  }
+
+  ensureNoRoute(req: RouteRequest): boolean {
+    const present = this.findRoute(req);
+    if (present === undefined) return false;
+    this.routes.splice(this.routes.indexOf(present), 1);
+    return true;
+  }
+
+  listRoutes(table: number): Route[] {
+    return this.routes.filter((r) => r.table === table).map((r) => ({ ...r }));
+  }
+
   listNeighbours(family?: Family): Neighbour[] {
     this.maybeFail('listNeighbours');
     return this.neighbours.filter((n) => family === undefined || n.family === family).map((n) => ({ ...n }));
@@ -132,6 +166,10 @@ export class FakeNative implements NativeApi {
     const link = this.links.find((l) => l.name === name);
     if (link === undefined) throw nativeError('ENODEV', 'if_nametoindex', { interface: name });
     return link;
+  }
+
+  private findRoute(req: RouteRequest): Route | undefined {
+    return this.routes.find((r) => r.table === req.table && r.destination === req.destination && r.prefixLength === req.prefixLength && r.protocol === req.protocol && r.interface === req.interface);
   }
 
   private find(req: AddressRequest): InterfaceAddress | undefined {
