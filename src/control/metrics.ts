@@ -49,7 +49,7 @@ export function groupLabel(group: VipGroup): string {
 const TRANSITION_REASONS: Array<[RegExp, string]> = [
   [/^placement gives it to/, 'placement'],
   [/^placement$/, 'placement'],
-  [/^takeover from /, 'failover'],
+  [/^takeover from /, 'takeover'],
   [/^inactive: administrative$/, 'drain'],
   [/^inactive: /, 'check'],
   [/ holds it too$/, 'conflict'],
