@@ -22,7 +22,7 @@ import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
-import { statusBody, statusOwnership, type PeerStatus, type Status } from '../control/status.js';
+import { statusBody, statusOwnership, type AnnounceStatus, type PeerStatus, type Status } from '../control/status.js';
 import { createMetrics, groupLabel, startMetricsServer, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
 import { createLogger, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
@@ -183,6 +183,12 @@ class Daemon implements DaemonView {
       throw new StartupError(describeError(err));
     }
 
+    // Routed groups are plumbed on vippyd's dummy link: it must exist before anything is plumbed.
+    const linkError = this.reconciler.prepare();
+    if (linkError !== undefined) {
+      await Promise.allSettled([this.control.close(), this.metricsServer?.close(), this.chat.close()]);
+      throw new StartupError(linkError);
+    }
     // Subscribe before the first dump so no change falls between them.
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
@@ -420,7 +426,13 @@ class Daemon implements DaemonView {
 
   private onNetEvents(events: NetEvent[]): void {
     if (this.stopping) return;
-    if (events.some((e) => e.type === 'overrun')) {
+    const failed = events.find((e) => e.type === 'failed');
+    if (failed) {
+      // The watcher has stopped: a new one, and a re-read of what may have changed meanwhile.
+      this.logger.err({ event: 'netlink-watch-failed', err: describeError(failed.error) }, `netlink events stopped (${describeError(failed.error)}); watching again`);
+      this.watcher = native.watch((next) => this.onNetEvents(next));
+      this.recheck();
+    } else if (events.some((e) => e.type === 'overrun')) {
       this.logger.warning({ event: 'netlink-overrun' }, 'netlink events were dropped; re-reading the kernel state');
       this.recheck();
     } else {
@@ -698,7 +710,25 @@ class Daemon implements DaemonView {
       peers: this.peerStatus(),
       held: s.held,
       ...(this.current.systems?.some((system) => system.alive) ? { scripts: this.scripts.status() } : {}),
+      ...this.announceStatus(),
     });
+  }
+
+  private announceStatus(): { announce?: AnnounceStatus } {
+    const routed = this.current.routed;
+    if (routed === undefined || !this.current.groups.some((group) => group.announce === 'routed')) return {};
+    return {
+      announce: {
+        interface: routed.interface,
+        table: routed.table ?? null,
+        protocol: routed.protocol,
+        groups: this.current.groups.map((group) => ({
+          group: group.index,
+          mode: group.announce ?? 'l2',
+          announced: this.reconciler.announced(group.index),
+        })),
+      },
+    };
   }
 }
 
