@@ -314,7 +314,8 @@ export class Cluster {
       if (copies !== 1) this.disturb();
       const serial = this.sendSerial++;
       for (let i = 0; i < copies; i++) {
-        const delay = this.rng.int(this.net.delayMin, this.net.delayMax);
+        // A fixed delay draws nothing: scenario transcripts do not move when something else draws.
+        const delay = this.net.delayMin === this.net.delayMax ? this.net.delayMin : this.rng.int(this.net.delayMin, this.net.delayMax);
         this.agenda.push(this.now + delay, { kind: 'deliver', node: to.name, event, sentAt: this.now, serial });
       }
     }

@@ -1,14 +1,19 @@
 // Scenario scripts in the style of etcd-io/raft's testdata: each block is one command, a line
 // "----", and the transcript that command produced, ended by a blank line. Running a script
 // regenerates every transcript; the test compares the whole file (VIPPY_SIM_REWRITE=1 writes it).
+// Comment lines (#) may stand anywhere between blocks and are kept when rewriting.
+//
+// The network delay is fixed and written in the file (delay=D on the cluster line): a transcript
+// depends on nothing random unless the file asks for loss or duplication (drawn from seed=N).
+// Random delays are for the seeded random runs (random-run.ts).
 //
 // Commands (durations like 500ms, 3s; node lists comma-separated):
-//   cluster nodes=a,b groups=N [prefer=G:node,..] [iface=G:eth1,..] [size=G:addresses,..] [quorum=N] [policy=stop|freeze|ignore]
-//           [placement=vippy|balanced] [preempt=false] [preempt-delay=D] [interval=D] [stale=D]
-//           [mature=D] [guard=D] [seed=N] [delay=MIN-MAX] [loss=P]
+//   cluster nodes=a,b groups=N delay=D [prefer=G:node,..] [iface=G:eth1,..] [size=G:addresses,..] [quorum=N]
+//           [policy=stop|freeze|ignore] [placement=vippy|balanced] [preempt=false] [preempt-delay=D]
+//           [interval=D] [stale=D] [mature=D] [guard=D] [seed=N] [loss=P]
 //   start [a b ..]        crash a      restart a     freeze a     resume a     stop a
 //   run D                 heal         partition a,b | c,d         block a -> b,c
-//   net [loss=P] [dup=P] [delay=MIN-MAX]
+//   net [loss=P] [dup=P] [delay=D]
 //   health a REASON=true|false         carrier a IFACE up|down
 //   load a version=N [groups=N] [variant=N] [prefer=..]   (config-loaded: a SIGHUP with a new file)
 //   holders               status a
@@ -18,36 +23,57 @@ import { simConfig, type SimConfigSpec } from './config.js';
 import { status } from '../../src/core/index.js';
 import type { NoQuorumPolicy, PlacementStrategy } from '../../src/config/model.js';
 
-export interface Block { command: string; output: string; }
+export interface Block {
+  /** Comment lines (and the blank lines between them) just before the command, as written. */
+  comments: string[];
+  command: string;
+  /** 1-based line of the command in the file. */
+  line: number;
+  output: string;
+}
 
 export function parseScript(text: string, name: string): Block[] {
   const lines = text.split('\n');
   const blocks: Block[] = [];
+  let comments: string[] = [];
   let i = 0;
   while (i < lines.length) {
     const line = lines[i]!;
-    if (line.trim() === '' || line.startsWith('#')) {
+    if (line.startsWith('#')) {
+      comments.push(line);
+      i++;
+      continue;
+    }
+    if (line.trim() === '') {
+      // A blank line inside a run of comments belongs to it; blank lines around blocks do not.
+      if (comments.length > 0) comments.push(line);
       i++;
       continue;
     }
     if (lines[i + 1] !== '----') throw new Error(`${name}:${i + 2}: expected "----" after the command "${line}"`);
+    const block: Block = { comments: trimBlankEnd(comments), command: line, line: i + 1, output: '' };
     const output: string[] = [];
     i += 2;
     while (i < lines.length && lines[i] !== '') output.push(lines[i++]!);
-    blocks.push({ command: line, output: output.join('\n') });
+    block.output = output.join('\n');
+    blocks.push(block);
+    comments = [];
   }
+  if (comments.length > 0) blocks.push({ comments: trimBlankEnd(comments), command: '', line: lines.length, output: '' });
   return blocks;
 }
 
-export function formatScript(blocks: readonly Block[], comments: string): string {
-  return comments + blocks.map((block) => `${block.command}\n----\n${block.output}\n`).join('\n');
+function trimBlankEnd(lines: string[]): string[] {
+  const end = lines.findLastIndex((line) => line.trim() !== '');
+  return lines.slice(0, end + 1);
 }
 
-/** The leading comment lines of a script (kept when rewriting). */
-export function leadingComments(text: string): string {
-  const lines = text.split('\n');
-  const end = lines.findIndex((line) => !line.startsWith('#') && line.trim() !== '');
-  return end <= 0 ? '' : lines.slice(0, end).join('\n').replace(/\n*$/, '\n\n');
+/** Comments go before their command, followed by a blank line; a trailing comment closes the file. */
+export function formatScript(blocks: readonly Block[]): string {
+  return blocks.map((block) => {
+    const comments = block.comments.length > 0 ? `${block.comments.join('\n')}\n${block.command === '' ? '' : '\n'}` : '';
+    return block.command === '' ? comments : `${comments}${block.command}\n----\n${block.output}\n`;
+  }).join('\n');
 }
 
 function duration(text: string, where: string): number {
@@ -110,11 +136,11 @@ export class ScenarioRunner {
       }
       case 'net': {
         const options = keyValues(args, where);
-        const delay = options.get('delay')?.split('-').map(Number);
+        const delay = options.has('delay') ? duration(options.get('delay')!, where) : undefined;
         cluster.setNet({
           ...(options.has('loss') ? { loss: Number(options.get('loss')) } : {}),
           ...(options.has('dup') ? { duplicate: Number(options.get('dup')) } : {}),
-          ...(delay !== undefined ? { delayMin: delay[0]!, delayMax: delay[1]! } : {}),
+          ...(delay !== undefined ? { delayMin: delay, delayMax: delay } : {}),
         });
         break;
       }
@@ -183,26 +209,33 @@ export class ScenarioRunner {
       const value = ms(key);
       if (value !== undefined) spec[field] = value;
     }
-    const delay = options.get('delay')?.split('-').map(Number);
+    if (!options.has('delay')) throw new Error(`${where}: cluster needs delay=D, the fixed network delay (like delay=2ms)`);
+    const delay = duration(options.get('delay')!, where);
     this.spec = spec;
     const config = simConfig(spec);
     this.cluster = new Cluster({
       seed: Number(options.get('seed') ?? 1),
       config,
-      net: { loss: Number(options.get('loss') ?? 0), ...(delay ? { delayMin: delay[0]!, delayMax: delay[1]! } : {}) },
+      net: { loss: Number(options.get('loss') ?? 0), delayMin: delay, delayMax: delay },
     });
     const t = config.timing;
-    return `${nodes.length} nodes, ${spec.groups} groups, quorum ${config.quorum} (${config.noQuorumPolicy}), interval ${t.intervalMs} stale ${t.staleMs} guard ${t.guardMs} mature ${t.matureMs} ms`;
+    return `${nodes.length} nodes, ${spec.groups} groups, quorum ${config.quorum} (${config.noQuorumPolicy}), interval ${t.intervalMs} stale ${t.staleMs} guard ${t.guardMs} mature ${t.matureMs} ms, delay ${delay} ms`;
   }
 }
 
 /** Runs a script and returns it with every transcript regenerated. */
 export function runScript(text: string, name: string): string {
   const runner = new ScenarioRunner(name);
-  const lines = text.split('\n');
-  const blocks = parseScript(text, name).map((block) => {
-    const line = lines.indexOf(block.command) + 1;
-    return { command: block.command, output: runner.run(block.command, line) };
-  });
-  return formatScript(blocks, leadingComments(text));
+  const blocks = parseScript(text, name).map((block) => (block.command === '' ? block : { ...block, output: runAt(runner, name, block) }));
+  return formatScript(blocks);
+}
+
+/** Runs one block; an error from the simulator (not from the parser, which names the line) gets the block's line. */
+function runAt(runner: ScenarioRunner, name: string, block: Block): string {
+  try {
+    return runner.run(block.command, block.line);
+  } catch (error) {
+    if (error instanceof Error && !error.message.startsWith(`${name}:`)) error.message = `${name}:${block.line}: ${error.message}`;
+    throw error;
+  }
 }
