@@ -153,8 +153,7 @@ describe.skipIf(!netnsAvailable)('reconciler', () => {
       (await addresses()).filter((a) => ['192.0.2.200', '2001:db8::200', '192.0.2.201'].includes(a.local)).map((a) => a.valid_life_time);
 
     it('held addresses carry the lease and the reconciler renews it by itself; the renewals\' own events do not feed back', async () => {
-      const monitor = seg.spawn('a', ['ip', 'monitor', 'address']);
-      await new Promise((r) => setTimeout(r, 200));
+      const monitor = await seg.monitorAddresses('a');
       const p = startLeased([{ afterMs: 0, apply: [0, 1] }]);
       try {
         await p.waitForLine(/"step":0/);

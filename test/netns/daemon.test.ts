@@ -102,9 +102,7 @@ describe.skipIf(!netnsAvailable)('vippyd on a real segment', () => {
   it('SIGTERM hands the group over at once and leaves nothing behind', async () => {
     const { seg, cluster } = await threeNodes();
     await cluster.waitForHolder(VIP1, 'n1');
-    const monitor = seg.spawn(seg.host('n2'), ['ip', '-ts', 'monitor', 'address']);
-    const monitor3 = seg.spawn(seg.host('n3'), ['ip', '-ts', 'monitor', 'address']);
-    await new Promise((r) => setTimeout(r, 200));
+    const [monitor, monitor3] = await Promise.all(['n2', 'n3'].map((name) => seg.monitorAddresses(seg.host(name), ['ip', '-ts', 'monitor', 'address'])));
     const t0 = Date.now();
     cluster.daemon('n1').process.kill('SIGTERM');
     const exit = await cluster.daemon('n1').process.wait();
@@ -284,8 +282,7 @@ describe.skipIf(!netnsAvailable)('vippyd on a real segment', () => {
   it('a reload that moves a held group to another index keeps its address up throughout', async () => {
     const { seg, cluster } = await threeNodes();
     await cluster.waitForHolder(VIP1, 'n1');
-    const monitor = seg.spawn(seg.host('n1'), ['ip', '-o', 'monitor', 'address']);
-    await new Promise((r) => setTimeout(r, 200));
+    const monitor = await seg.monitorAddresses(seg.host('n1'), ['ip', '-o', 'monitor', 'address']);
     const VIP4 = '192.0.2.204';
     for (const name of ['n1', 'n2', 'n3']) {
       cluster.rewrite(name, (c) => ({ ...c, version: 2, vips: [[{ interface: 'eth0', ip: `${VIP4}/24` }], ...(c.vips as unknown[])] }));

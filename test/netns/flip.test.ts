@@ -169,8 +169,7 @@ describe.skipIf(!netnsAvailable)('flip configs under vippyd', () => {
 
     // Every address change on every host, timestamped (µs) as the kernel reports it: finer than
     // any polling sampler, and it cannot miss a brief overlap.
-    const monitors = seg.hosts.map((host) => ({ host: host.name, process: seg.spawn(host, ['ip', '-ts', 'monitor', 'address']) }));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const monitors = await Promise.all(seg.hosts.map(async (host) => ({ host: host.name, process: await seg.monitorAddresses(host, ['ip', '-ts', 'monitor', 'address']) })));
     // flip1 (the minority) is cut off from its peers, not from the segment.
     await seg.partition(['flip1'], ['flip', 'flip2']);
     await placed(cluster, { flip: VIPS, flip1: [], flip2: [] }, 'the majority to take .201, the minority to release it');

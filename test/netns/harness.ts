@@ -65,6 +65,9 @@ export interface BlockOptions {
 
 type Target = Host | string;
 
+/** The address monitorAddresses() adds to lo until a new monitor reports it (no test uses it otherwise). */
+export const MONITOR_PROBE = '203.0.113.254';
+
 /**
  * True when namespace tests can run here (root, with ip and nft installed). When they cannot and
  * CI is set, throws: namespace tests must never be skipped in CI.
@@ -326,6 +329,26 @@ export class Segment {
     this.#processes.add(handle);
     void handle.wait().then(() => this.#processes.delete(handle), () => this.#processes.delete(handle));
     return handle;
+  }
+
+  /**
+   * An address monitor (`ip monitor address` unless `argv` says otherwise) in a namespace,
+   * returned once it is listening. `ip monitor` prints no ready line, so a probe address
+   * (MONITOR_PROBE/32 on lo) is added and removed until the monitor reports it.
+   */
+  async monitorAddresses(target: Target, argv: readonly string[] = ['ip', 'monitor', 'address']): Promise<Spawned> {
+    const monitor = this.spawn(target, argv);
+    for (let attempt = 1; ; attempt++) {
+      await this.exec(target, ['ip', 'addr', 'add', `${MONITOR_PROBE}/32`, 'dev', 'lo']);
+      try {
+        await monitor.waitForLine(`${MONITOR_PROBE}/32`, { timeoutMs: 100 });
+        return monitor;
+      } catch (error) {
+        if (monitor.exit !== undefined || attempt === 100) throw error;
+      } finally {
+        await this.exec(target, ['ip', 'addr', 'del', `${MONITOR_PROBE}/32`, 'dev', 'lo'], { allowFail: true });
+      }
+    }
   }
 
   /** `node --import tsx script …args` inside a namespace; a relative script is taken from the project root. */

@@ -61,9 +61,8 @@ describe.skipIf(!netnsAvailable)('address leases (real vippyd)', () => {
 
   /** `ip monitor address` in the namespace, already listening when this resolves. */
   async function monitor(): Promise<Spawned> {
-    const m = seg.spawn('a', ['ip', 'monitor', 'address']);
+    const m = await seg.monitorAddresses('a');
     spawned.push(m);
-    await new Promise((r) => setTimeout(r, 200));
     return m;
   }
 

@@ -64,8 +64,9 @@ export function parseScript(text: string, name: string): Block[] {
 }
 
 function trimBlankEnd(lines: string[]): string[] {
-  const end = lines.findLastIndex((line) => line.trim() !== '');
-  return lines.slice(0, end + 1);
+  let end = lines.length;
+  while (end > 0 && lines[end - 1]!.trim() === '') end--;
+  return lines.slice(0, end);
 }
 
 /** Comments go before their command, followed by a blank line; a trailing comment closes the file. */

@@ -83,12 +83,11 @@ export class AddressObserver {
     for (const node of nodes) {
       // Real-time priority: a busy machine (or the cpu-hog fault) must not delay its read, which is
       // when `ip -ts` stamps a change.
-      const monitor = seg.spawn(node, ['chrt', '-f', '50', 'ip', '-ts', '-o', 'monitor', 'address']);
+      const monitor = await seg.monitorAddresses(node, ['chrt', '-f', '50', 'ip', '-ts', '-o', 'monitor', 'address']);
       monitor.onLine((line) => observer.#onMonitorLine(node, line));
       observer.#monitors.push(monitor);
     }
-    // `ip monitor` has no "ready" line: give it a moment to bind, then read the current state.
-    await new Promise((r) => setTimeout(r, 200));
+    // Every monitor is listening (monitorAddresses waits for it): read the current state.
     for (const node of nodes) {
       const { stdout } = await seg.exec(node, ['ip', '-o', 'addr', 'show']);
       for (const line of stdout.split('\n')) observer.#apply(node, line, wallClock());
