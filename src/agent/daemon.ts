@@ -17,7 +17,7 @@ import {
 } from '../config/index.js';
 import type { ClusterConfig, SyslogLevel, VipAddress } from '../config/model.js';
 import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
-import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
+import type { Action, ArpEntry, CoreEvent, Ownership, TransitionCause } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
@@ -91,7 +91,7 @@ class Daemon implements DaemonView {
   private readonly metrics: VippyMetrics = createMetrics(() => this.refreshMetrics());
   private readonly unownedGaps = new UnownedGaps();
   /** Why a scripted group's script was started, for its transition's metric when it finishes. */
-  private readonly scriptReasons = new Map<number, string>();
+  private readonly scriptCauses = new Map<number, TransitionCause>();
   /** Notifier counters already added to the notify-frames metric. */
   private framesCounted = { garp: 0, 'arp-reply': 0, na: 0 };
   private wakeTimer?: NodeJS.Timeout;
@@ -270,9 +270,9 @@ class Daemon implements DaemonView {
         return;
       }
       case 'plumb':
-        return this.plumb(action.group, action.reason, action.from);
+        return this.plumb(action);
       case 'unplumb':
-        return this.unplumb(action.group, action.reason);
+        return this.unplumb(action);
       case 'notify': {
         const group = this.current.groups[action.group];
         if (!group || scriptedPoint(this.current, group)) return;
@@ -301,13 +301,13 @@ class Daemon implements DaemonView {
     }
   }
 
-  private plumb(index: number, reason: string, takenFrom: string | undefined): void {
+  private plumb({ group: index, reason, cause, from: takenFrom }: Extract<Action, { type: 'plumb' }>): void {
     const group = this.current.groups[index];
     if (!group) return;
     const scripted = scriptedPoint(this.current, group);
     if (scripted) {
       this.logger.info({ event: 'script-alive', group: index, reason }, `running alive for ${scripted.point} (${reason})`);
-      this.scriptReasons.set(index, reason);
+      this.scriptCauses.set(index, cause);
       return this.scripts.want(scripted, 'alive');
     }
     for (const address of group.addresses) this.emit(this.events.manager, 'up', vippyIface(address));
@@ -315,7 +315,7 @@ class Daemon implements DaemonView {
     for (const address of group.addresses) this.emit(this.events.network, 'up', result.ok, vippyIface(address));
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'acquired' });
-      this.metrics.countGroupTransition(groupLabel(group), 'acquired', reason);
+      this.metrics.countGroupTransition(groupLabel(group), 'acquired', cause);
       if (takenFrom !== undefined) this.observeTakeover(takenFrom);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
@@ -324,13 +324,13 @@ class Daemon implements DaemonView {
     this.dispatch({ type: 'apply-result', group: index, held: true, ok: result.ok, error: result.error });
   }
 
-  private unplumb(index: number, reason: string): void {
+  private unplumb({ group: index, reason, cause }: Extract<Action, { type: 'unplumb' }>): void {
     const group = this.current.groups[index];
     if (!group) return;
     const scripted = scriptedPoint(this.current, group);
     if (scripted) {
       this.logger.info({ event: 'script-down', group: index, reason }, `running down for ${scripted.point} (${reason})`);
-      this.scriptReasons.set(index, reason);
+      this.scriptCauses.set(index, cause);
       return this.scripts.want(scripted, 'down');
     }
     this.notifier.cancel(index);
@@ -339,7 +339,7 @@ class Daemon implements DaemonView {
     for (const address of group.addresses) this.emit(this.events.network, 'down', result.ok, vippyIface(address));
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'released' });
-      this.metrics.countGroupTransition(groupLabel(group), 'released', reason);
+      this.metrics.countGroupTransition(groupLabel(group), 'released', cause);
       this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
     }
     // A failure is logged once, by core; while stopping core has stopped, so it is logged here.
@@ -354,7 +354,8 @@ class Daemon implements DaemonView {
     if (outcome.ok) {
       const direction = outcome.action === 'alive' ? 'acquired' : 'released';
       this.metrics.ownershipTransitions.inc({ direction });
-      this.metrics.countGroupTransition(groupLabel(this.current.groups[index]!), direction, this.scriptReasons.get(index) ?? '');
+      const cause = this.scriptCauses.get(index);
+      if (cause !== undefined) this.metrics.countGroupTransition(groupLabel(this.current.groups[index]!), direction, cause);
     }
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: outcome.action === 'alive', ok: outcome.ok, error: outcome.error });
   }

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { VipGroup } from '../config/model.js';
+import type { TransitionCause } from '../core/types.js';
 import type { Log } from '../log/logger.js';
 
 export interface VippyMetrics {
@@ -28,10 +29,10 @@ export interface VippyMetrics {
   notifyFrames: Counter<'kind'>;
   /** Per group (label: groupLabel), 1 on the node that holds it, else 0. */
   groupHeld: Gauge<'group'>;
-  /** Per group, acquired or released here, by reason (transitionReason). */
+  /** Per group, acquired or released here, by cause (core's word for it). */
   groupTransitions: Counter<'group' | 'direction' | 'reason'>;
   /** Counts one transition of vippy_group_transitions_total (core's reason text is folded). */
-  countGroupTransition(group: string, direction: 'acquired' | 'released', reason: string): void;
+  countGroupTransition(group: string, direction: 'acquired' | 'released', cause: TransitionCause): void;
   /** Drops the per-group transition series of groups that are no longer configured. */
   forgetGroupsExcept(groups: ReadonlySet<string>): void;
   /** Per group, how long its last unowned gap lasted as this node saw it. */
@@ -43,25 +44,6 @@ export interface VippyMetrics {
 /** The `group` label: flip's "system/point", else the group's first address (unique in a config). */
 export function groupLabel(group: VipGroup): string {
   return group.system !== undefined && group.point !== undefined ? `${group.system}/${group.point}` : group.key;
-}
-
-/** The words of core's plumb/unplumb reasons, folded into a few values so labels stay bounded. */
-const TRANSITION_REASONS: Array<[RegExp, string]> = [
-  [/^placement gives it to/, 'placement'],
-  [/^placement$/, 'placement'],
-  [/^takeover from /, 'takeover'],
-  [/^inactive: administrative$/, 'drain'],
-  [/^inactive: /, 'check'],
-  [/ holds it too$/, 'conflict'],
-  [/^no quorum|^only \d+ of \d+ needed nodes hear/, 'quorum'],
-  [/not in the config$|^group no longer in the config$/, 'config'],
-  [/^shutdown$/, 'shutdown'],
-  [/^paused$/, 'paused'],
-];
-
-/** The `reason` label of vippy_group_transitions_total for core's reason text; "other" for the rest. */
-export function transitionReason(reason: string): string {
-  return TRANSITION_REASONS.find(([pattern]) => pattern.test(reason))?.[1] ?? 'other';
 }
 
 /**
@@ -151,8 +133,8 @@ export function createMetrics(refresh?: () => void): VippyMetrics {
     }),
     groupHeld: new Gauge({ name: 'vippy_group_held', help: '1 on the node that holds the group, else 0', labelNames: ['group'], registers }),
     groupTransitions,
-    countGroupTransition(group, direction, reason) {
-      const labels = { group, direction, reason: transitionReason(reason) };
+    countGroupTransition(group, direction, cause) {
+      const labels = { group, direction, reason: cause };
       transitionLabels.set(JSON.stringify(labels), labels);
       groupTransitions.inc(labels);
     },

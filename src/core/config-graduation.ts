@@ -91,7 +91,7 @@ export function reloadConfig(state: NodeState, config: ClusterConfig, now: numbe
 function switchConfig(state: NodeState, next: ClusterConfig, now: number, out: StepOutput): void {
   const previous = state.config;
   const { kept, dropped } = remapHeld(previous, next, state.held);
-  for (const group of dropped) release(state, group, 'group no longer in the config', out);
+  for (const group of dropped) release(state, group, 'group no longer in the config', 'config', out);
   state.config = next;
   state.held = kept;
   if (previous.version !== next.version || previous.fingerprint !== next.fingerprint) state.configChangedAt = now;

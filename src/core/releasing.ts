@@ -4,19 +4,19 @@
 
 import type { MembershipView } from './membership.js';
 import { sortedHeld, type NodeState, type StepOutput } from './state.js';
-import type { PlacementResult } from './types.js';
+import type { PlacementResult, TransitionCause } from './types.js';
 import type { Assessment, NodeMode } from './self-assessment.js';
 import type { AliveHolderOf } from './ownership.js';
 
-export function release(state: NodeState, group: number, reason: string, out: StepOutput): void {
+export function release(state: NodeState, group: number, reason: string, cause: TransitionCause, out: StepOutput): void {
   state.held.delete(group);
   state.conflicts.delete(group);
-  out.actions.push({ type: 'unplumb', group, reason });
+  out.actions.push({ type: 'unplumb', group, reason, cause });
   out.log('notice', 'release', `releasing group ${group}: ${reason}`, { group, reason });
 }
 
-export function releaseAll(state: NodeState, reason: string, out: StepOutput): void {
-  for (const group of sortedHeld(state)) release(state, group, reason, out);
+export function releaseAll(state: NodeState, reason: 'shutdown' | 'paused', out: StepOutput): void {
+  for (const group of sortedHeld(state)) release(state, group, reason, reason, out);
 }
 
 export function releaseMisplaced(
@@ -28,21 +28,21 @@ export function releaseMisplaced(
   out: StepOutput,
 ): void {
   const { quorum } = state.config;
-  const holdNothingBecause: Partial<Record<NodeMode, string>> = {
-    'not-in-config': 'not in the config',
-    unheard: `only ${view.heardBy} of ${quorum} needed nodes hear this node`,
-    inactive: `inactive: ${self.failingReason}`,
-    'no-quorum': `no quorum (${view.seen} of ${quorum} seen)`,
+  const holdNothingBecause: Partial<Record<NodeMode, [string, TransitionCause]>> = {
+    'not-in-config': ['not in the config', 'config'],
+    unheard: [`only ${view.heardBy} of ${quorum} needed nodes hear this node`, 'quorum'],
+    inactive: [`inactive: ${self.failingReason}`, self.failingReason === 'administrative' ? 'drain' : 'check'],
+    'no-quorum': [`no quorum (${view.seen} of ${quorum} seen)`, 'quorum'],
   };
-  const reasonForAll = holdNothingBecause[self.mode];
+  const releaseAllBecause = holdNothingBecause[self.mode];
   for (const group of sortedHeld(state)) {
-    if (reasonForAll !== undefined) {
-      release(state, group, reasonForAll, out);
+    if (releaseAllBecause !== undefined) {
+      release(state, group, ...releaseAllBecause, out);
       continue;
     }
     if (owners[group]?.includes(state.self) ?? false) continue;
     const other = aliveHolderOf(group);
-    if (self.mode === 'acting') release(state, group, `placement gives it to ${owners[group]?.join(',') || 'nobody'}`, out);
-    else if (other !== undefined) release(state, group, `${other.name} holds it too`, out);
+    if (self.mode === 'acting') release(state, group, `placement gives it to ${owners[group]?.join(',') || 'nobody'}`, 'placement', out);
+    else if (other !== undefined) release(state, group, `${other.name} holds it too`, 'conflict', out);
   }
 }

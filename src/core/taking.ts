@@ -77,7 +77,7 @@ export function takeGroups(
     state.held.add(group);
     const from = hold.lastHolder.get(group);
     const reason = from === undefined ? 'placement' : `takeover from ${from}`;
-    out.actions.push(from === undefined ? { type: 'plumb', group, reason } : { type: 'plumb', group, reason, from });
+    out.actions.push(from === undefined ? { type: 'plumb', group, reason, cause: 'placement' } : { type: 'plumb', group, reason, cause: 'takeover', from });
     out.log('notice', 'takeover', `taking group ${group}: ${reason}`, { group, reason });
   }
 }

@@ -54,11 +54,12 @@ export type LogLevel = 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug';
 export type Action =
   | { type: 'send'; announcement: Announcement }
   /**
-   * Bring every address of the group up on this node, then notify the network. `from`: the
-   * peer that held it last (a takeover), absent when nobody did.
+   * Bring every address of the group up on this node, then notify the network. `reason` is for
+   * people; `cause` names it in one word (metrics); `from`: the peer that held it last (a
+   * takeover), absent when nobody did.
    */
-  | { type: 'plumb'; group: number; reason: string; from?: string }
-  | { type: 'unplumb'; group: number; reason: string }
+  | { type: 'plumb'; group: number; reason: string; cause: 'placement' | 'takeover'; from?: string }
+  | { type: 'unplumb'; group: number; reason: string; cause: TransitionCause }
   /** (Re)send the ARP/NA notification for a held group. */
   | { type: 'notify'; group: number; reason: 'takeover' | 'conflict-repair' | 'refresh' }
   /** Send this node's whole config to the cluster (a peer has an older or conflicting one). */
@@ -69,6 +70,14 @@ export type Action =
   | { type: 'adopt-config'; config: ClusterConfig; from: string }
   | { type: 'state-change'; ownership: Ownership; previous: Ownership }
   | { type: 'log'; level: LogLevel; event: string; message: string; fields?: Record<string, unknown> };
+
+/**
+ * Why a group is plumbed or unplumbed, in one word: placement (either way), takeover (from a
+ * holder judged gone), drain (vippyctl deactivate), check (another health reason), conflict
+ * (another node holds it too), quorum (lost, or too few hear this node), config (the group or
+ * this node left it), shutdown, paused.
+ */
+export type TransitionCause = 'placement' | 'takeover' | 'drain' | 'check' | 'conflict' | 'quorum' | 'config' | 'shutdown' | 'paused';
 
 /** vippy's ownership map: "_" for unowned, then node name → group indices. */
 export type Ownership = Record<string, number[]>;

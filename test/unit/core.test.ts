@@ -84,9 +84,23 @@ describe('core step', () => {
     // b falls silent: after stale plus the guard, a takes the group over from b.
     const plumbs: Action[] = [];
     for (let t = 3100; t <= 9000; t += 100) plumbs.push(...of(step(node, { type: 'tick' }, t).actions, 'plumb'));
-    expect(plumbs).toEqual([{ type: 'plumb', group: 0, reason: 'takeover from b', from: 'b' }]);
+    expect(plumbs).toEqual([{ type: 'plumb', group: 0, reason: 'takeover from b', cause: 'takeover', from: 'b' }]);
     const alone = createNode({ self: 'a', config: simConfig({ nodes: ['a'], groups: 1, matureMs: 0, guardMs: 0 }), now: 0 });
-    expect(of(step(alone, { type: 'tick' }, 0).actions, 'plumb')).toEqual([{ type: 'plumb', group: 0, reason: 'placement' }]);
+    expect(of(step(alone, { type: 'tick' }, 0).actions, 'plumb')).toEqual([{ type: 'plumb', group: 0, reason: 'placement', cause: 'placement' }]);
+  });
+
+  it('names the cause of every release in one word: drain, check, shutdown, paused', () => {
+    const alone = simConfig({ nodes: ['a'], groups: 1, matureMs: 0, guardMs: 0 });
+    const causes = (node: NodeState, event: CoreEvent, now: number) => of(step(node, event, now).actions, 'unplumb').map((a) => a.cause);
+    const node = createNode({ self: 'a', config: alone, now: 0 });
+    expect(of(step(node, { type: 'tick' }, 0).actions, 'plumb').map((a) => a.cause)).toEqual(['placement']);
+    expect(causes(node, { type: 'health', reason: 'administrative', ok: false }, 10)).toEqual(['drain']);
+    step(node, { type: 'health', reason: 'administrative', ok: true }, 20);
+    expect(causes(node, { type: 'health', reason: 'ping', ok: false }, 30)).toEqual(['check']);
+    step(node, { type: 'health', reason: 'ping', ok: true }, 40);
+    expect(causes(node, { type: 'tick' }, 10_000)).toEqual(['paused']);
+    for (let t = 11_000; t <= 14_000; t += 500) step(node, { type: 'tick' }, t);
+    expect(causes(node, { type: 'stop' }, 14_100)).toEqual(['shutdown']);
   });
 
   it('releases everything when its peers stop hearing it, once that has lasted half an interval', () => {
