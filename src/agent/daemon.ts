@@ -27,6 +27,7 @@ import { createLogger, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
+import { Fence } from './fence.js';
 import { Notifier } from './notifier.js';
 import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
@@ -81,6 +82,7 @@ class Daemon implements DaemonView {
   private codec: Codec;
   private chat?: Chat;
   private readonly reconciler: Reconciler;
+  private readonly fence: Fence;
   private readonly notifier: Notifier;
   private readonly arpScanner: ArpScanner;
   private readonly scripts: ScriptRunner;
@@ -123,8 +125,10 @@ class Daemon implements DaemonView {
     this.codec = this.makeCodec(config);
     this.state = createNode({ self: this.self, config, now: monotonic() });
     this.events = { config: new VippyConfig(this), manager: new VippyManager(this), network: new VippyNetwork() };
+    this.fence = new Fence({ keeperPath: () => native.fenceKeeperPath(), ...fenceSettings(config), log: this.logger });
     this.reconciler = new Reconciler({
       native,
+      fence: this.fence,
       config: withoutScriptedAddresses(config),
       log: this.logger,
       onCarrier: ({ interface: name, up }) => this.dispatch({ type: 'carrier', interface: name, up }),
@@ -177,6 +181,7 @@ class Daemon implements DaemonView {
       throw new StartupError(describeError(err));
     }
 
+    this.fence.start();
     // Subscribe before the first dump so no change falls between them.
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
@@ -250,6 +255,8 @@ class Daemon implements DaemonView {
       case 'send': {
         const datagram = this.codec.encodeAnnouncement(action.announcement, Date.now());
         this.chat?.send(datagram);
+        // Peers count their stale time from this announcement; the fence counts its deadline from it.
+        this.fence.pet();
         this.stats.sendAnnounce++;
         this.metrics.announcementsSent.inc();
         this.emit(this.events.config, 'send-announce', action.announcement);
@@ -468,6 +475,8 @@ class Daemon implements DaemonView {
     for (const result of this.reconciler.setConfig(withoutScriptedAddresses(config))) {
       if (!result.ok) this.logger.err({ event: 'reconfigure-failed', group: result.group, err: result.error }, `reconfigure of group ${result.group} failed: ${result.error}`);
     }
+    const { timing, enabled } = fenceSettings(config);
+    this.fence.configure(timing, enabled);
     this.notifier.setSettings(config.arp);
     this.arpScanner.setInterval(config.timing.arpCacheMs);
     if (config.secret !== previousSecret) this.codec = this.makeCodec(config);
@@ -506,6 +515,7 @@ class Daemon implements DaemonView {
     for (const result of this.reconciler.releaseAll()) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
+    this.fence.close();
     await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop()]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
     clearTimeout(deadline);
@@ -622,6 +632,11 @@ class Daemon implements DaemonView {
       ...(this.current.systems?.some((system) => system.alive) ? { scripts: this.scripts.status() } : {}),
     });
   }
+}
+
+/** The fence follows the lease: address_lease 0 (permanent addresses) leaves a killed vippyd's addresses behind. */
+function fenceSettings(config: ClusterConfig) {
+  return { timing: config.timing, enabled: (config.timing.leaseSeconds ?? 0) > 0 };
 }
 
 function describeGroup(config: ClusterConfig, index: number): string {

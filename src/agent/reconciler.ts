@@ -10,6 +10,7 @@
 import ipaddr from 'ipaddr.js';
 import type { AddressRequest, InterfaceAddress, NativeApi, NetEvent, NetInterface } from '../../bindings/types.js';
 import type { ClusterConfig, VipAddress, VipGroup } from '../config/model.js';
+import type { FenceListener } from './fence.js';
 import { describeError, type AgentLogger } from './logger.js';
 
 /** Shaped like core's 'apply-result' event: held = what was asked (true: plumb, false: release). */
@@ -56,6 +57,8 @@ export interface ReconcilerOptions {
    * before core's own wake-up).
    */
   beforeCheck?: () => void;
+  /** Told of every address before it is added and after it is removed (the fence keeper). */
+  fence?: FenceListener;
 }
 
 const IFNAMSIZ_CHARS = 15;
@@ -95,6 +98,7 @@ export class Reconciler {
   private readonly log: AgentLogger;
   private readonly onCarrier?: (state: CarrierState) => void;
   private readonly beforeCheck?: () => void;
+  private readonly fence?: FenceListener;
   private config: ClusterConfig;
   /** Groups this node should hold, by index. */
   private readonly held = new Map<number, VipGroup>();
@@ -109,6 +113,7 @@ export class Reconciler {
     this.log = options.log;
     this.onCarrier = options.onCarrier;
     this.beforeCheck = options.beforeCheck;
+    this.fence = options.fence;
     this.config = options.config;
     this.indexConfig();
   }
@@ -122,7 +127,7 @@ export class Reconciler {
     for (const vip of group.addresses) {
       const req = this.request(vip);
       try {
-        if (this.native.ensureAddress(req)) added.push(req);
+        if (this.add(req)) added.push(req);
       } catch (err) {
         const error = `${vip.ip}/${vip.prefixLength} on ${vip.interface}: ${describeError(err)}`;
         this.rollback(index, added);
@@ -196,7 +201,7 @@ export class Reconciler {
         const drift: Drift = { group: index, address: `${vip.ip}/${vip.prefixLength}`, interface: vip.interface };
         try {
           // true also when it vanished between the dump and this request.
-          if (this.native.ensureAddress(this.request(vip)) || missing) {
+          if (this.add(this.request(vip)) || missing) {
             report.restored.push(drift);
             this.log.warn(drift, 'held address was missing; restored');
           }
@@ -213,7 +218,7 @@ export class Reconciler {
         if (!present.has(vipKey(vip)) || heldKeys.has(vipKey(vip))) continue;
         const drift: Drift = { group: group.index, address: `${vip.ip}/${vip.prefixLength}`, interface: vip.interface };
         try {
-          this.native.ensureNoAddress(addressRequest(vip));
+          this.remove(addressRequest(vip));
           report.removed.push(drift);
           this.log.warn(drift, 'address of a group not held here was present; removed');
         } catch (err) {
@@ -328,11 +333,24 @@ export class Reconciler {
     this.renewTimer = setTimeout(() => this.check(), renewalPeriodMs(this.leaseSeconds())).unref();
   }
 
+  /** The only way an address is added: the fence hears of it first. */
+  private add(req: AddressRequest): boolean {
+    this.fence?.hold(req);
+    return this.native.ensureAddress(req);
+  }
+
+  /** The only way an address is removed; the fence forgets it once it is gone. */
+  private remove(req: AddressRequest): boolean {
+    const removed = this.native.ensureNoAddress(req);
+    this.fence?.drop(req);
+    return removed;
+  }
+
   private removeAll(addresses: readonly VipAddress[]): string[] {
     const errors: string[] = [];
     for (const vip of addresses) {
       try {
-        this.native.ensureNoAddress(addressRequest(vip));
+        this.remove(addressRequest(vip));
       } catch (err) {
         errors.push(`${vip.ip}/${vip.prefixLength} on ${vip.interface}: ${describeError(err)}`);
       }
@@ -343,7 +361,7 @@ export class Reconciler {
   private rollback(index: number, added: readonly AddressRequest[]): void {
     for (const req of added) {
       try {
-        this.native.ensureNoAddress(req);
+        this.remove(req);
       } catch (err) {
         this.log.error({ group: index, address: req.address, interface: req.interface, error: describeError(err) }, 'rollback failed: address left behind');
       }
