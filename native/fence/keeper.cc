@@ -209,6 +209,8 @@ int main(int argc, char** argv) {
   }
   // Only vippyd's pipe and stdout matter; a terminal's or the service manager's signals must not
   // end the keeper before vippyd's stdin end closes (systemd signals the whole cgroup on stop).
+  // Started as /proc/self/fd/<n>: without this, ps and top would call it "<n>".
+  prctl(PR_SET_NAME, "vippy-fence");
   signal(SIGPIPE, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);

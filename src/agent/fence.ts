@@ -80,7 +80,11 @@ export class Fence implements FenceListener {
     }
     // Its own session: signals sent to vippyd's process group (a terminal's ^Z, `kill -STOP -pgid`)
     // must not stop the keeper with it.
-    const keeper = spawn(path, [String(this.deadlineMs), String(process.pid)], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    const keeper = spawn(path, [String(this.deadlineMs), String(process.pid)], {
+      argv0: 'vippy-fence',
+      stdio: ['pipe', 'pipe', 'ignore'],
+      detached: true,
+    });
     this.keeper = keeper;
     // The keeper never keeps vippyd alive: vippyd's exit is what it waits for.
     keeper.unref();
