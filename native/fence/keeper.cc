@@ -6,6 +6,8 @@
 //   - <interface> <address> <prefix length>   an address vippyd released
 //   .                                         a pet: vippyd's event loop is running
 //   d <milliseconds>                          a new deadline (vippyd reloaded its config)
+//   l                                         linger: at end of file, wait out the deadline
+//                                             first (a stop that leaves the addresses in place)
 //
 // The keeper deletes every address it holds the moment its stdin reaches end of file (vippyd
 // exited, SIGKILL included: the kernel closes the pipe) and whenever no pet came for the
@@ -238,6 +240,7 @@ int main(int argc, char** argv) {
   size_t used = 0;
   int64_t lastPet = -1;  // armed by the first pet: nothing to guard before vippyd runs its loop
   bool fenced = false;
+  bool linger = false;
   for (;;) {
     if (parentGone) break;
     int timeout = -1;
@@ -266,6 +269,8 @@ int main(int argc, char** argv) {
       if (line[0] == '.') {
         lastPet = NowMs();
         fenced = false;
+      } else if (line[0] == 'l' && line[1] == '\0') {
+        linger = true;
       } else if (line[0] == 'd' && line[1] == ' ') {
         long ms = strtol(line + 2, &end, 10);
         if (*end != '\0' || ms < 1) Report("error malformed deadline\n");
@@ -291,6 +296,9 @@ int main(int argc, char** argv) {
     used -= static_cast<size_t>(line - input);
     memmove(input, line, used);
     if (used == sizeof input - 1) used = 0;  // a line longer than any command: drop it
+  }
+  if (linger && lastPet >= 0) {
+    for (int64_t left; (left = lastPet + deadline - NowMs()) > 0;) poll(nullptr, 0, static_cast<int>(left));
   }
   if (heldCount > 0) Fence(lastPet >= 0 ? NowMs() - lastPet : 0);
   return 0;

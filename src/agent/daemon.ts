@@ -3,6 +3,7 @@
 // notifier and the facades plugins listen to. Everything here is plumbing; decisions are core's.
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { RemoteInfo } from 'node:dgram';
 import { native } from '../../bindings/index.js';
@@ -15,7 +16,7 @@ import {
   transferDocument,
   vippyStatusConfig,
 } from '../config/index.js';
-import type { ClusterConfig, SyslogLevel } from '../config/model.js';
+import type { ClusterConfig, SyslogLevel, VipAddress } from '../config/model.js';
 import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
 import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
@@ -31,13 +32,15 @@ import { Fence } from './fence.js';
 import { Notifier } from './notifier.js';
 import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
-import { VippyConfig, VippyManager, VippyNetwork, vippyIface, type DaemonView } from './facades.js';
+import { VippyConfig, VippyManager, VippyNetwork, ignoreReason, vippyAnnouncement, vippyIface, type DaemonView } from './facades.js';
+import { addressRequest } from './reconciler.js';
 import { describeError } from './logger.js';
 import { missingCapabilities, missingCapabilitiesMessage, secretFileWarning } from './privileges.js';
 
 export interface DaemonOptions {
   configPath: string;
-  node: string;
+  /** Absent: a flip file's `id`, else the host name. */
+  node?: string;
   plugins: string[];
 }
 
@@ -104,12 +107,11 @@ class Daemon implements DaemonView {
   private dispatching = false;
   private readonly rejectionLog = new Map<string, { since: number; suppressed: number }>();
   private readonly stats = { ignore: 0, sendAnnounce: 0, recvAnnounce: 0, stateChanges: 0 };
-  private ownershipMap: Ownership = {};
   private readonly events: { config: VippyConfig; manager: VippyManager; network: VippyNetwork };
 
   constructor(private readonly options: DaemonOptions) {
     const { config, warnings } = loadOrExplain(options.configPath);
-    this.self = options.node;
+    this.self = options.node ?? config.localNode ?? os.hostname();
     if (!config.nodes.some((n) => n.name === this.self)) {
       throw new StartupError(
         `node "${this.self}" is not in this configuration (nodes: ${config.nodes.map((n) => n.name).join(', ')}); use -n NODE`,
@@ -124,7 +126,8 @@ class Daemon implements DaemonView {
 
     this.codec = this.makeCodec(config);
     this.state = createNode({ self: this.self, config, now: monotonic() });
-    this.events = { config: new VippyConfig(this), manager: new VippyManager(this), network: new VippyNetwork() };
+    // The original's order: the config's plugins, then -p.
+    this.events = { config: new VippyConfig(this, [...config.plugins, ...options.plugins]), manager: new VippyManager(this), network: new VippyNetwork(this) };
     this.fence = new Fence({ keeperPath: () => native.fenceKeeperPath(), ...fenceSettings(config), log: this.logger });
     this.reconciler = new Reconciler({
       native,
@@ -186,8 +189,9 @@ class Daemon implements DaemonView {
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
     this.reconciler.apply([]);
-    // flip's start-up clean-up: the scripts release every point this node may hold until core assigns it.
-    for (const point of scriptedPoints(config, this.self)) this.scripts.want(point, 'down');
+    // flip's start-up clean-up (unless remove_on_start): `down` for every point; within the
+    // system's delay, the first plan's alive scripts replace it for the points assigned here.
+    for (const point of scriptedPoints(config, this.self)) if (!point.system.removeOnStart) this.scripts.want(point, 'down');
     this.arpScanner.start();
     this.recheckTimer = setInterval(() => this.recheck(), RECHECK_MS);
 
@@ -205,7 +209,7 @@ class Daemon implements DaemonView {
     this.dispatch({ type: 'tick' });
 
     try {
-      await loadPlugins(this.options.plugins.concat(config.plugins), this.events, this.logger);
+      await loadPlugins([...this.events.config.plugins()], this.events, this.logger);
     } catch (err) {
       this.logger.err({ event: 'plugin-error', err: describeError(err) }, describeError(err));
       await this.stop(1);
@@ -259,7 +263,9 @@ class Daemon implements DaemonView {
         this.fence.pet();
         this.stats.sendAnnounce++;
         this.metrics.announcementsSent.inc();
-        this.emit(this.events.config, 'send-announce', action.announcement);
+        if (this.events.config.listenerCount('send-announce') > 0) {
+          this.emit(this.events.config, 'send-announce', vippyAnnouncement(this.current, action.announcement, this.nodeArpTable(this.self)));
+        }
         return;
       }
       case 'plumb':
@@ -286,8 +292,7 @@ class Daemon implements DaemonView {
         return this.adopt(action.config, action.from);
       case 'state-change':
         this.stats.stateChanges++;
-        this.ownershipMap = action.ownership;
-        this.emit(this.events.manager, 'state-change', action.ownership, action.previous);
+        this.emit(this.events.manager, 'state-change', this.events.manager.groupsOf(action.ownership), this.events.manager.groupsOf(action.previous));
         return;
       case 'log':
         this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
@@ -357,7 +362,9 @@ class Daemon implements DaemonView {
       this.metrics.announcementsRejected.inc({ reason: decoded.reason });
       // The detail is formatted on reading: only for a log line or a listener, not for every datagram of a flood.
       this.logRejection(decoded, source);
-      if (this.events.config.listenerCount('ignore') > 0) this.emit(this.events.config, 'ignore', decoded.reason, decoded.detail, rinfo);
+      if (this.events.config.listenerCount('ignore') > 0) {
+        this.emit(this.events.config, 'ignore', ignoreReason(decoded.reason), { reason: decoded.reason, detail: decoded.detail }, rinfo);
+      }
       return;
     }
     switch (decoded.kind) {
@@ -367,7 +374,9 @@ class Daemon implements DaemonView {
         if (!decoded.latest) return;
         this.stats.recvAnnounce++;
         this.metrics.announcementsReceived.inc();
-        this.emit(this.events.config, 'recv-announce', decoded.announcement, rinfo);
+        if (this.events.config.listenerCount('recv-announce') > 0) {
+          this.emit(this.events.config, 'recv-announce', vippyAnnouncement(this.current, decoded.announcement, this.nodeArpTable(decoded.sender)), rinfo);
+        }
         this.dispatch({ type: 'announcement', from: decoded.sender, announcement: decoded.announcement });
         return;
       case 'config': {
@@ -501,10 +510,12 @@ class Daemon implements DaemonView {
   private async stop(code: number): Promise<void> {
     if (this.stopping) return;
     const deadline = setTimeout(() => this.resolveFinished(code), STOP_DEADLINE_MS);
+    // flip's remove_on_failure: false leaves everything in place and says nothing.
+    const release = this.current.releaseOnStop !== false;
     // Stopping first: the releases core asks for are not fed back as apply-results, so the leaving
     // announcement goes out right after them.
     this.stopping = true;
-    this.dispatch({ type: 'stop' });
+    if (release) this.dispatch({ type: 'stop' });
     this.emit(this.events.config, 'stop');
     clearTimeout(this.wakeTimer);
     clearInterval(this.recheckTimer);
@@ -512,11 +523,13 @@ class Daemon implements DaemonView {
     this.notifier.close();
     this.watcher?.close();
     // Anything core did not release (e.g. a failed release) goes too: nothing is left behind.
-    for (const result of this.reconciler.releaseAll()) {
+    for (const result of release ? this.reconciler.releaseAll() : []) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
-    this.fence.close();
-    await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop()]);
+    // Not released (flip's remove_on_failure false): the addresses stay until the stall deadline
+    // after the last announcement, as if vippyd had frozen, and then go before a peer takes them.
+    this.fence.close({ linger: !release });
+    await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop(release)]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
     clearTimeout(deadline);
     this.resolveFinished(code);
@@ -537,12 +550,37 @@ class Daemon implements DaemonView {
     this.dispatch({ type: 'health', reason, ok });
   }
 
+  /** The placement of the last step, as the original's manager kept the map of its last solve. */
   ownership(): Ownership {
-    return this.ownershipMap;
+    return coreStatus(this.state).ownership;
   }
 
   arpCache(): ArpEntry[] {
     return arpCache(this.state);
+  }
+
+  nodeArpTable(node: string): ArpEntry[] {
+    const table = node === this.self ? this.state.arp.local : this.state.arp.peers.get(node)?.table;
+    return [...(table ?? [])].map(([ip, mac]) => ({ ip, mac }));
+  }
+
+  generation(): number {
+    return Date.now() - (monotonic() - this.state.configChangedAt);
+  }
+
+  setAddress(address: VipAddress, up: boolean): { ok: boolean; error?: string } {
+    try {
+      const request = addressRequest(address);
+      if (up) native.ensureAddress(request);
+      else native.ensureNoAddress(request);
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: describeError(err) };
+    }
+  }
+
+  shutdown(): void {
+    void this.stop(0);
   }
 
   log(level: SyslogLevel, message: string): void {

@@ -136,11 +136,13 @@ export class Fence implements FenceListener {
   /**
    * Clean stop, after vippyd released everything itself: the keeper's stdin is closed, so it
    * deletes what it still holds (only addresses whose release failed) and exits. Nothing is
-   * waited for: a clean stop is not slowed.
+   * waited for: a clean stop is not slowed. With `linger` (a stop that releases nothing), the
+   * keeper waits for the stall deadline after the last pet before it deletes them.
    */
-  close(): void {
+  close({ linger = false } = {}): void {
     this.closed = true;
     clearTimeout(this.restartTimer);
+    if (linger) this.write('l');
     this.keeper?.stdin?.end();
     this.keeper = undefined;
   }

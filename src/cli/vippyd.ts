@@ -4,7 +4,6 @@
 // vippyd: the daemon's command line. Options as the original (-c, -n, -p, -h) plus --check.
 
 import { realpathSync } from 'node:fs';
-import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DaemonOptions } from '../agent/daemon.js';
@@ -15,7 +14,8 @@ const defaultConfigPath = '/etc/vippy.conf';
 const usage = `usage: vippyd [-c FILE] [-n NODE] [-p PLUGIN]... [--check] [-h]
 
   -c, --config FILE   configuration file (default ${defaultConfigPath})
-  -n, --node NODE     this node's name in the configuration (default: the host name)
+  -n, --node NODE     this node's name in the configuration (default: a flip file's
+                      "id", else the host name)
   -p, --plugin FILE   load a plugin (repeatable; added to the config's "plugins")
   --check             validate the configuration, print what it means, and exit
   -h, --help          this text
@@ -61,7 +61,7 @@ export async function main(argv: string[], out: Output, daemon: () => Promise<Da
 
   const { runDaemon, StartupError } = await daemon();
   try {
-    return await runDaemon({ configPath: values.config, node: values.node ?? os.hostname(), plugins: values.plugin });
+    return await runDaemon({ configPath: values.config, ...(values.node === undefined ? {} : { node: values.node }), plugins: values.plugin });
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     out.stderr.write(`vippyd: ${err.message}\n`);

@@ -5,7 +5,7 @@ import { parseCidr, vipAddress } from './addresses.js';
 import type { FlipSystem, NodeSpec, SyslogLevel, VipGroup } from './model.js';
 import { type Report } from './report.js';
 import { syslogLevels, type FlipFile } from './schema.js';
-import { addressLease, operatorSettings, type UnfingerprintedConfig } from './vippy.js';
+import { NOTIFY_NETWORK_BUDGET, addressLease, operatorSettings, type UnfingerprintedConfig } from './vippy.js';
 
 /** flip's log levels → the lowest syslog level still logged. */
 const lowestLevel: Record<FlipFile['log_level'], SyslogLevel> = {
@@ -45,6 +45,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
       config: { ...file.cluster.config, ...system.config },
       data,
       delayMs: system.delay,
+      removeOnStart: system.remove_on_start ?? file.cluster.remove_on_start,
     };
   });
 
@@ -95,7 +96,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
     placement: systems[0]?.type ?? 'shard',
     preempt: true,
     notify: [{ kind: 'arp-cache' }],
-    arp: { burstCount: 5, burstSpacingMs: 20, repeatDelayMs: 5000, refreshIntervalMs: 0, notifyRate: 500 },
+    arp: { burstCount: 5, burstSpacingMs: 20, repeatDelayMs: 5000, refreshIntervalMs: 0, notifyRate: 500, notifyBudget: NOTIFY_NETWORK_BUDGET },
     ...operatorSettings(file),
     logging: {
       driver: 'console',
@@ -104,6 +105,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
       json: false,
     },
     systems,
+    releaseOnStop: file.cluster.remove_on_failure,
     localNode: file.id,
   };
 }

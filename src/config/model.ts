@@ -61,6 +61,8 @@ export interface ArpSettings {
   refreshIntervalMs: number;
   /** Notify targets (networks / arp-cache hosts) per second per group. */
   notifyRate: number;
+  /** Addresses taken from notify networks per VIP and takeover (arp-cache hosts come on top). */
+  notifyBudget?: number;
 }
 
 /** flip: a named set of data points divided among the servers that list it in `systems`. */
@@ -74,8 +76,10 @@ export interface FlipSystem {
   config: Record<string, unknown>;
   /** Data points in flip's order (plain string sort). */
   data: string[];
-  /** Wait before applying a new plan, merging changes that come together. */
+  /** Wait before a new plan's scripts run, merging changes that come together. */
   delayMs: number;
+  /** flip's remove_on_start: true = no `down` at start for points not assigned here. */
+  removeOnStart: boolean;
 }
 
 export interface ClusterConfig {
@@ -131,6 +135,8 @@ export interface ClusterConfig {
   /** flip: the systems, in file order; groups refer to them by `system`. Their `type` is the
    *  placement of their groups (`placement` holds the first system's type). */
   systems?: FlipSystem[];
+  /** flip's cluster.remove_on_failure: false = a clean stop releases nothing and announces no leave. Absent: true. */
+  releaseOnStop?: boolean;
   /** flip: the file names the server it runs on (`id`); vippy files leave it to `vippyd -n`. */
   localNode?: string;
   /** Hex SHA-256 of the canonical form of version-independent vips + nodes (interface names excluded). */

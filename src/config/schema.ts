@@ -153,7 +153,7 @@ export const vippyFileSchema = z.strictObject({
     z.array(z.union([z.literal('arp-cache'), notifyNetwork], { error: 'must be "arp-cache" or {"interface", "ip"}' })).default([]),
     {
       since: 'vippy',
-      description: 'Who is told (gratuitous ARP / unsolicited NA) when this node takes a group: "arp-cache" (hosts in the cluster\'s shared neighbour tables) and networks (every address in them, at most 65,536).',
+      description: 'Who is told (gratuitous ARP / unsolicited NA) when this node takes a group: "arp-cache" (hosts in the cluster\'s shared neighbour tables) and networks of any prefix (every address of the network inside the VIP\'s own subnet). Per VIP and takeover at most 65,536 network addresses are notified (the first ones; loading a file whose notify network overlaps a VIP subnet by more warns), on top of every arp-cache host, so a /8 costs no more than a /16.',
     },
   ),
   logging: doc(
@@ -166,7 +166,7 @@ export const vippyFileSchema = z.strictObject({
           z.ZodOptional<z.ZodBoolean>
         >)
         .optional()
-        .describe('Levels to log (true) or drop. Absent: emerg, alert, crit, err, notice on; warning, info, debug off. Levels left out of a given mask are off.'),
+        .describe('Levels to log (true) or drop. Absent: every level for "syslog" (the original set no mask); for "console" emerg, alert, crit, err, notice on and warning, info, debug off (the original console logger\'s). Levels left out of a given mask are off.'),
       json: doc(z.boolean().default(false), { since: 'new', description: 'One JSON object per line instead of readable text.' }),
     }).prefault({}),
     { since: 'vippy', description: 'Where and what to log.' },
@@ -223,11 +223,12 @@ export const flipSystemSchema = z.strictObject({
   type: z.enum(['shard', 'sharded', 'replicate', 'replicated']).describe('"shard": each point on one member; "replicated": every member holds every point. Both spellings are accepted.'),
   config: z.record(z.string(), z.unknown()).default({}).describe('Overlaid on `cluster.config` and passed to the scripts as JSON (`interface` names the NIC for address data).'),
   data: z.array(z.string().min(1)).default([]).describe('Data points (strings; IP addresses for VIPs).'),
-  delay: z.number().nonnegative().default(500).describe('Milliseconds to wait and merge changes before applying a new plan.'),
+  delay: z.number().nonnegative().default(500).describe('Milliseconds to wait, merging changes that come together, before a new plan\'s scripts run (each change restarts the wait, as in flip). Systems plumbed by vippyd itself act at once.'),
+  remove_on_start: z.boolean().optional().describe('flip\'s (inverted) name: true keeps whatever this server may still hold of the system at start; false runs `down` at start for every point not assigned here. Absent: `cluster.remove_on_start`. Points vippyd plumbs itself (no scripts) are always cleaned up.'),
 });
 
 export const flipFileSchema = z.strictObject({
-  id: doc(z.string().min(1), { since: 'flip', description: 'This server\'s id: a key of `servers`.' }),
+  id: doc(z.string().min(1), { since: 'flip', description: 'This server\'s id: a key of `servers`. `vippyd -c FILE` runs as this server (`-n` overrides it).' }),
   quorum: doc(z.number().int().min(1).optional(), {
     since: 'flip',
     description: 'Servers (arbiters included) that must agree before a peer is declared down and data moves.',
@@ -253,6 +254,8 @@ export const flipFileSchema = z.strictObject({
     z.strictObject({
       config: z.record(z.string(), z.unknown()).default({}).describe('Configuration shared by every system.'),
       system: z.record(z.string().min(1), flipSystemSchema).describe('The systems (named sets of data points) by name.'),
+      remove_on_start: z.boolean().default(false).describe('Default of every system\'s `remove_on_start`.'),
+      remove_on_failure: z.boolean().default(true).describe('Whether a clean stop (SIGTERM, SIGINT, SIGQUIT) runs `down` for everything held (vippyd-plumbed addresses are released) and tells the peers, who then take over at once. false: the stop leaves everything in place and says nothing, so the peers take over only after `ping_timeout` with quorum, as in flip (addresses vippyd plumbed still expire with their `address_lease`).'),
     }),
     { since: 'flip', description: 'The data the cluster divides.' },
   ),

@@ -6,9 +6,12 @@ export type StatusVip =
   | { ip: string; netmask: string; broadcast: string; network: string; name: string; state?: string }
   | { ip: string; prefixlen: number; name: string; state?: string };
 
+/** A flip data point that is not an address (or whose system's scripts plumb it): its name and system. */
+export interface StatusPoint { point: string; system: string }
+
 export interface StatusConfig {
   version: number;
-  vips: Array<Array<string | StatusVip>>;
+  vips: Array<Array<string | StatusVip | StatusPoint>>;
   nodes: string[];
 }
 
@@ -20,16 +23,30 @@ export function statusVip(address: VipAddress): StatusVip {
     : { ip: address.ip, prefixlen: address.prefixLength, name: address.interface, ...state };
 }
 
-/** The `config` object of GET /status, exactly as the original showed it (no secret). */
+const statusConfigs = new WeakMap<ClusterConfig, StatusConfig>();
+
+/**
+ * The `config` object of GET /status, exactly as the original showed it (no secret). A flip data
+ * point without addresses shows as `{point, system}`. Built once per config, so that status,
+ * plugins' `config.vips()` and their ownership maps share the same group objects, as the
+ * original's did.
+ */
 export function vippyStatusConfig(config: ClusterConfig): StatusConfig {
-  return {
-    version: config.version,
-    vips: config.groups.map((group) => [
-      ...(group.preferred === undefined ? [] : [group.preferred]),
-      ...group.addresses.map(statusVip),
-    ]),
-    nodes: config.nodes.map((node) => node.name),
-  };
+  let built = statusConfigs.get(config);
+  if (built === undefined) {
+    built = {
+      version: config.version,
+      vips: config.groups.map((group) => [
+        ...(group.preferred === undefined ? [] : [group.preferred]),
+        ...(group.addresses.length === 0 && group.point !== undefined
+          ? [{ point: group.point, system: group.system ?? '' }]
+          : group.addresses.map(statusVip)),
+      ]),
+      nodes: config.nodes.map((node) => node.name),
+    };
+    statusConfigs.set(config, built);
+  }
+  return built;
 }
 
 const listedGroups = 10;

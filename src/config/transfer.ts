@@ -48,6 +48,7 @@ function fileSystem(system: FlipSystem): FlipFile['cluster']['system'][string] {
     config: system.config,
     data: system.data,
     delay: system.delayMs,
+    remove_on_start: system.removeOnStart,
   };
 }
 
@@ -78,7 +79,12 @@ function toFile(config: ClusterConfig): Record<string, unknown> {
       ping_timeout: config.timing.staleMs,
       log_level: logLevel[lowest],
       servers: fileServers(config),
-      cluster: { config: {}, system: Object.fromEntries((config.systems ?? []).map((system) => [system.name, fileSystem(system)])) },
+      cluster: {
+        config: {},
+        system: Object.fromEntries((config.systems ?? []).map((system) => [system.name, fileSystem(system)])),
+        remove_on_start: false,
+        remove_on_failure: config.releaseOnStop ?? true,
+      },
       version: config.version,
       ...operatorKeys(config),
     };

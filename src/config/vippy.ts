@@ -1,6 +1,7 @@
 // A validated vippy file → ClusterConfig: defaults that depend on other keys, cross-checks,
 // and vippy's normalized address shape.
 
+import ipaddr from 'ipaddr.js';
 import { canonicalIp, isMulticast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
 import type { ClusterConfig, NodeSpec, NotifyTarget, SyslogLevel, VipGroup } from './model.js';
 import { ms, type Report } from './report.js';
@@ -11,8 +12,11 @@ export const defaultLogMask: Readonly<Record<SyslogLevel, boolean>> = {
   emerg: true, alert: true, crit: true, err: true, warning: false, notice: true, info: false, debug: false,
 };
 
-/** Notify networks are expanded to every address: refuse sizes that would take hours to work through. */
-const maxNotifyHostBits = 16;
+/**
+ * Addresses from notify networks told per VIP and takeover: a /8 would otherwise take hours at
+ * notify_rate and hold a hit-list of 16 million. Hosts from the arp-cache are always told.
+ */
+export const NOTIFY_NETWORK_BUDGET = 65_536;
 
 export type UnfingerprintedConfig = Omit<ClusterConfig, 'fingerprint'>;
 
@@ -61,19 +65,20 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
     noQuorumPolicy: quorum === 1 ? 'ignore' : (file.no_quorum_policy ?? 'stop'),
     placement: file.placement,
     preempt: file.preempt,
-    notify: normalizeNotify(file.notify, report),
+    notify: normalizeNotify(file.notify, groups, report),
     arp: {
       burstCount: file.arp.burst_count,
       burstSpacingMs: ms(file.arp.burst_spacing),
       repeatDelayMs: ms(file.arp.repeat_delay),
       refreshIntervalMs: ms(file.arp.refresh),
       notifyRate: file.arp.notify_rate,
+      notifyBudget: NOTIFY_NETWORK_BUDGET,
     },
     ...operatorSettings(file),
     logging: {
       driver: file.logging.driver,
       facility: file.logging.facility,
-      mask: logMask(file.logging.mask),
+      mask: logMask(file.logging.driver, file.logging.mask),
       json: file.logging.json,
     },
   };
@@ -108,8 +113,11 @@ export function operatorSettings(file: Pick<VippyFile, 'management' | 'managemen
   };
 }
 
-function logMask(given: Partial<Record<SyslogLevel, boolean | undefined>> | undefined): Record<SyslogLevel, boolean> {
-  if (given === undefined) return { ...defaultLogMask };
+/** Without a mask, syslog gets every level (the original set no mask), the console the original console logger's. */
+function logMask(driver: VippyFile['logging']['driver'], given: Partial<Record<SyslogLevel, boolean | undefined>> | undefined): Record<SyslogLevel, boolean> {
+  if (given === undefined) {
+    return driver === 'syslog' ? Object.fromEntries(syslogLevels.map((level) => [level, true])) as Record<SyslogLevel, boolean> : { ...defaultLogMask };
+  }
   // Like setlogmask(): a level the mask does not mention is not logged.
   return Object.fromEntries(syslogLevels.map((level) => [level, given[level] ?? false])) as Record<SyslogLevel, boolean>;
 }
@@ -177,7 +185,7 @@ function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<stri
   });
 }
 
-function normalizeNotify(entries: VippyFile['notify'], report: Report): NotifyTarget[] {
+function normalizeNotify(entries: VippyFile['notify'], groups: readonly VipGroup[], report: Report): NotifyTarget[] {
   const targets: NotifyTarget[] = [];
   entries.forEach((entry, index) => {
     if (entry === 'arp-cache') {
@@ -185,12 +193,25 @@ function normalizeNotify(entries: VippyFile['notify'], report: Report): NotifyTa
       return;
     }
     const address = parseCidr(entry.ip)!;
-    const hostBits = (address.family === 4 ? 32 : 128) - address.prefixLength;
-    if (hostBits > maxNotifyHostBits) {
-      report.error(['notify', index, 'ip'], `/${address.prefixLength} is too large to notify every address (at most ${2 ** maxNotifyHostBits}: /${address.family === 4 ? 16 : 112} or longer)`);
-      return;
+    const overBudget = address.family === 4 ? overNotifyBudget(address, groups) : undefined;
+    if (overBudget !== undefined) {
+      report.warn(`notify[${index}] ${entry.ip}: its overlap with ${overBudget} has more than ${NOTIFY_NETWORK_BUDGET} addresses; each takeover notifies the first ${NOTIFY_NETWORK_BUDGET} of them (plus every arp-cache host)`);
     }
     targets.push({ kind: 'network', interface: entry.interface, family: address.family, network: networkOf(address), prefixLength: address.prefixLength });
   });
   return targets;
+}
+
+/** The first IPv4 VIP whose subnet shares more than the notify budget with `network` (as "ip/len"). */
+function overNotifyBudget(network: { ip: string; prefixLength: number }, groups: readonly VipGroup[]): string | undefined {
+  for (const group of groups) {
+    for (const vip of group.addresses) {
+      if (vip.family !== 4) continue;
+      // Two prefixes overlap in the longer one (or not at all); its size is the overlap's.
+      const overlap = 2 ** (32 - Math.max(vip.prefixLength, network.prefixLength));
+      const common = Math.min(vip.prefixLength, network.prefixLength);
+      if (overlap > NOTIFY_NETWORK_BUDGET && ipaddr.IPv4.parse(vip.ip).match(ipaddr.IPv4.parse(network.ip), common)) return `${vip.ip}/${vip.prefixLength}`;
+    }
+  }
+  return undefined;
 }

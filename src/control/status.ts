@@ -24,8 +24,14 @@ export interface StatusIPv6Address {
 
 export type StatusAddress = StatusIPv4Address | StatusIPv6Address;
 
-/** A vippy group: the preferred node's name first when there is one, then the addresses. */
-export type StatusGroup = Array<string | StatusAddress>;
+/** A flip data point that is not plumbed as an address by vippyd: its name and its system. */
+export interface StatusPoint {
+  point: string;
+  system: string;
+}
+
+/** A vippy group: the preferred node's name first when there is one, then the addresses (or a flip point). */
+export type StatusGroup = Array<string | StatusAddress | StatusPoint>;
 
 export interface StatusConfig {
   version: number;
