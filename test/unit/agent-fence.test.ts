@@ -65,6 +65,16 @@ describe('Fence', () => {
     expect(readFileSync(keeper.stdin, 'utf8')).toBe('+ eth0 192.0.2.1 24\n+ eth0 192.0.2.2 24\n.\n- eth0 192.0.2.1 24\nd 500\n');
   });
 
+  it('a stop that releases nothing tells the keeper to linger before it closes', async () => {
+    const keeper = fakeKeeper('linger');
+    const { log } = recordingLog();
+    const fence = new Fence({ keeperPath: () => keeper.path, timing, enabled: true, log });
+    fence.start();
+    fence.hold(req('192.0.2.1'));
+    fence.close({ linger: true });
+    await vi.waitFor(() => expect(readFileSync(keeper.stdin, 'utf8')).toBe('+ eth0 192.0.2.1 24\nl\n'), { timeout: 5_000, interval: 20 });
+  });
+
   it('logs what the keeper reports: a fence as a warning, an error as an error', async () => {
     const keeper = fakeKeeper('reports', 'ready 0\\nfenced 2 260 0\\nerror malformed command\\n');
     const { log, lines } = recordingLog();
