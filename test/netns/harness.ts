@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
+import { netnsProblems } from './lib/requirements.js';
 import { run, spawnProcess, type RunOptions, type RunResult, type Spawned, type SpawnOptions } from './lib/proc.js';
 
 export { run, type RunOptions, type RunResult, type Spawned, type SpawnOptions } from './lib/proc.js';
@@ -68,22 +69,12 @@ export interface WaitForOptions {
 
 type Target = Host | string;
 
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}
-
-function onPath(tool: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(path.join(dir, tool)));
-}
-
 /**
  * True when namespace tests can run here (root, with ip and nft installed). When they cannot and
  * CI is set, throws: namespace tests must never be skipped in CI.
  */
 export function requireNetns(): boolean {
-  const problems: string[] = [];
-  if (!isRoot()) problems.push(`the process is not root (uid ${process.getuid?.()})`);
-  for (const tool of ['ip', 'nft']) if (!onPath(tool)) problems.push(`'${tool}' is not on PATH`);
+  const problems = netnsProblems();
   if (problems.length === 0) return true;
   if (process.env.CI) {
     throw new Error(`namespace tests cannot run: ${problems.join('; ')}. They must not be skipped when CI is set ` +
