@@ -72,8 +72,13 @@ export type NetEvent =
   | { type: 'link'; action: 'new' | 'delete'; index: number; name: string; mac: string; flags: number; up: boolean; running: boolean; lowerUp: boolean }
   | ({ type: 'address'; action: 'new' | 'delete' } & InterfaceAddress)
   | ({ type: 'neighbour'; action: 'new' | 'delete' } & Neighbour)
-  /** The kernel dropped events (ENOBUFS): re-dump whatever you track. */
-  | { type: 'overrun' };
+  /** The kernel dropped events (ENOBUFS): re-dump whatever you track. The watcher goes on. */
+  | { type: 'overrun' }
+  /**
+   * The watcher has stopped (a receive or poll failure other than dropped events): the last event
+   * it delivers. Nothing more comes; open a new watcher.
+   */
+  | { type: 'failed'; error: NativeError };
 
 export interface Watcher {
   close(): void;
@@ -110,7 +115,11 @@ export interface NativeApi {
   ensureNoAddress(req: AddressRequest): boolean;
   /** Complete neighbour entries only (incomplete, failed and multicast/noarp entries are left out). */
   listNeighbours(family?: Family): Neighbour[];
-  /** One netlink socket (link, IPv4/IPv6 address, neighbour groups) polled on the main loop. */
+  /**
+   * One netlink socket (link, IPv4/IPv6 address, neighbour groups) polled on the main loop. Events
+   * the kernel dropped are reported as an `overrun`; a failure that stops the watcher as a last
+   * `failed` event.
+   */
   watch(onEvents: (events: NetEvent[]) => void): Watcher;
   /** Send-only packet sockets (protocol 0: nothing is queued for reading). */
   openFrameSender(): FrameSender;

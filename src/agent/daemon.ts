@@ -415,7 +415,13 @@ class Daemon implements DaemonView {
 
   private onNetEvents(events: NetEvent[]): void {
     if (this.stopping) return;
-    if (events.some((e) => e.type === 'overrun')) {
+    const failed = events.find((e) => e.type === 'failed');
+    if (failed) {
+      // The watcher has stopped: a new one, and a re-read of what may have changed meanwhile.
+      this.logger.err({ event: 'netlink-watch-failed', err: describeError(failed.error) }, `netlink events stopped (${describeError(failed.error)}); watching again`);
+      this.watcher = native.watch((next) => this.onNetEvents(next));
+      this.recheck();
+    } else if (events.some((e) => e.type === 'overrun')) {
       this.logger.warning({ event: 'netlink-overrun' }, 'netlink events were dropped; re-reading the kernel state');
       this.recheck();
     } else {

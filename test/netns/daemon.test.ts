@@ -79,6 +79,26 @@ describe.skipIf(!netnsAvailable)('vippyd on a real segment', () => {
     expect(elapsed).toBeLessThan(300 + 200 + 150); // stale + 200 ms, plus the poll's own cost
   });
 
+  it('a holder whose MAC changed announces the new one when a VIP comes back to it', async () => {
+    const { seg, cluster } = await threeNodes();
+    const n1 = seg.host('n1');
+    const newMac = '02:00:5e:00:53:01';
+    const vippyctl = (...args: string[]) => execFileSync(VIPPYCTL, ['-s', cluster.daemon('n1').socket, ...args], { encoding: 'utf8' });
+    // n1 has announced VIP1 with its first MAC; then the MAC changes under the running daemon.
+    await cluster.waitForHolder(VIP1, 'n1');
+    await seg.exec(n1, ['ip', 'link', 'set', 'dev', 'eth0', 'address', newMac]);
+    vippyctl('deactivate');
+    await waitFor(async () => (await cluster.holders(VIP1)).filter((h) => h !== 'n1').length === 1, { timeoutMs: 5000, what: 'VIP1 moves off n1' });
+    await seg.exec(seg.observer, ['ping', '-c', '1', '-W', '1', VIP1]);
+    const interim = await observerMac(seg, VIP1);
+    expect([seg.host('n2').mac, seg.host('n3').mac]).toContain(interim);
+    // Back to n1 (its preferred node): only its gratuitous ARP tells the observer; nothing pings.
+    vippyctl('activate');
+    await cluster.waitForHolder(VIP1, 'n1');
+    await waitFor(async () => (await observerMac(seg, VIP1)) !== interim, { timeoutMs: 3000, what: 'the observer entry for VIP1 leaves the interim holder' });
+    expect(await observerMac(seg, VIP1)).toBe(newMac);
+  });
+
   it('SIGTERM hands the group over at once and leaves nothing behind', async () => {
     const { seg, cluster } = await threeNodes();
     await cluster.waitForHolder(VIP1, 'n1');
