@@ -4,7 +4,8 @@
 //
 //   + <interface> <address> <prefix length>   an address vippyd is about to plumb
 //   - <interface> <address> <prefix length>   an address vippyd released
-//   .                                         a pet: vippyd's event loop is running
+//   . <milliseconds>                          a pet: vippyd's event loop runs; it sent an
+//                                             announcement at that CLOCK_MONOTONIC time
 //   d <milliseconds>                          a new deadline (vippyd reloaded its config)
 //   l                                         linger: at end of file, wait out the deadline
 //                                             first (a stop that leaves the addresses in place)
@@ -267,7 +268,10 @@ int main(int argc, char** argv) {
     for (char* newline; (newline = static_cast<char*>(memchr(line, '\n', used - (line - input)))) != nullptr; line = newline + 1) {
       *newline = '\0';
       if (line[0] == '.') {
-        lastPet = NowMs();
+        // Counted from the announcement, not from this read: a late read must not move the fence
+        // past the peers' takeover. A time from another clock (or none) counts as now.
+        int64_t now = NowMs(), sent = line[1] == ' ' ? strtoll(line + 2, nullptr, 10) : now;
+        lastPet = sent <= now && sent > now - 1000 ? sent : now;
         fenced = false;
       } else if (line[0] == 'l' && line[1] == '\0') {
         linger = true;

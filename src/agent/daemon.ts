@@ -28,7 +28,7 @@ import { createLogger, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
-import { Fence } from './fence.js';
+import { Fence, monotonicMs } from './fence.js';
 import { Notifier } from './notifier.js';
 import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
@@ -258,9 +258,10 @@ class Daemon implements DaemonView {
     switch (action.type) {
       case 'send': {
         const datagram = this.codec.encodeAnnouncement(action.announcement, Date.now());
+        const sentAt = monotonicMs();
         this.chat?.send(datagram);
         // Peers count their stale time from this announcement; the fence counts its deadline from it.
-        this.fence.pet();
+        this.fence.pet(sentAt);
         this.stats.sendAnnounce++;
         this.metrics.announcementsSent.inc();
         if (this.events.config.listenerCount('send-announce') > 0) {

@@ -48,6 +48,9 @@ export interface FenceOptions {
 /** After the keeper died on its own: how soon another is started (the lease covers meanwhile). */
 const RESTART_DELAY_MS = 1000;
 
+/** CLOCK_MONOTONIC in ms (libuv's clock on Linux): what a pet's time is read from. */
+export const monotonicMs = () => Number(process.hrtime.bigint() / 1_000_000n);
+
 const commandOf = (req: AddressRequest) => `${req.interface} ${req.address} ${req.prefixLength}`;
 
 export class Fence implements FenceListener {
@@ -115,9 +118,13 @@ export class Fence implements FenceListener {
     this.write(`- ${command}`);
   }
 
-  /** The event loop runs: called right after each announcement is sent. */
-  pet(): void {
-    this.write('.');
+  /**
+   * The event loop runs: called right after each announcement is handed to the kernel, with the
+   * time taken just before (CLOCK_MONOTONIC ms, the keeper's clock: what process.hrtime reads
+   * on Linux), so the deadline counts from the announcement however late the keeper reads it.
+   */
+  pet(sentAt: number): void {
+    this.write(`. ${Math.floor(sentAt)}`);
   }
 
   /** A reloaded config: new timings, and address_lease switching the fence on or off. */

@@ -81,7 +81,7 @@ describe.skipIf(!netnsAvailable).each([
       console.log(`${timing}, quorum ${quorum}, ${signal} ${target} (${ip}): its kernel dropped it ${fenced ? Math.round(fenced.at - signalledAt) : '?'} ms after the signal, `
         + `${taken()!.node} added it ${Math.round(taken()!.at - signalledAt)} ms after; two kernels: ${figures.dualMs + figures.dualWithSilentHolderMs} ms`);
       expect(fenced, `${target}'s kernel never dropped ${ip}`).toBeDefined();
-      expect(fenced!.at).toBeLessThan(taken()!.at);
+      expect(fenced!.at, `${target} dropped ${ip} after ${taken()!.node} added it: ${JSON.stringify(changes)}`).toBeLessThan(taken()!.at);
       expect({ dualMs: figures.dualMs, dualWithSilentHolderMs: figures.dualWithSilentHolderMs, duals: figures.duals }).toEqual({ dualMs: 0, dualWithSilentHolderMs: 0, duals: [] });
     }
   }, 120_000);

@@ -55,14 +55,14 @@ describe('Fence', () => {
     fence.start();
     fence.hold(req('192.0.2.1')); // a lease renewal: not repeated
     fence.hold(req('192.0.2.2'));
-    fence.pet();
+    fence.pet(1234.5);
     fence.drop(req('192.0.2.1'));
     fence.drop(req('192.0.2.9')); // never held: nothing said
     fence.configure({ intervalMs: 200, staleMs: 600 }, true);
     fence.close();
     await vi.waitFor(() => expect(readFileSync(keeper.stdin, 'utf8')).toMatch(/d 500\n$/), { timeout: 5_000, interval: 20 });
     expect(readFileSync(keeper.args, 'utf8').trim()).toBe(`250 ${process.pid}`);
-    expect(readFileSync(keeper.stdin, 'utf8')).toBe('+ eth0 192.0.2.1 24\n+ eth0 192.0.2.2 24\n.\n- eth0 192.0.2.1 24\nd 500\n');
+    expect(readFileSync(keeper.stdin, 'utf8')).toBe('+ eth0 192.0.2.1 24\n+ eth0 192.0.2.2 24\n. 1234\n- eth0 192.0.2.1 24\nd 500\n');
   });
 
   it('a stop that releases nothing tells the keeper to linger before it closes', async () => {
@@ -94,7 +94,7 @@ describe('Fence', () => {
     const failing = new Fence({ keeperPath: () => { throw new Error('memfd_create: EPERM'); }, timing, enabled: true, log });
     failing.start();
     failing.hold(req('192.0.2.1'));
-    failing.pet();
+    failing.pet(0);
     failing.close();
     expect(lines).toEqual(['error cannot start the fence keeper; a killed or frozen vippyd keeps its addresses until their lease ends']);
     let asked = false;
