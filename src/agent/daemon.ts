@@ -22,8 +22,8 @@ import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
-import { statusBody, statusOwnership, type PeerStatus, type Status } from '../control/status.js';
-import { createMetrics, startMetricsServer, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
+import { statusBody, statusOwnership, type AnnounceStatus, type PeerStatus, type Status } from '../control/status.js';
+import { createMetrics, groupLabel, startMetricsServer, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
 import { createLogger, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
@@ -93,6 +93,9 @@ class Daemon implements DaemonView {
   private control?: ControlServer;
   private metricsServer?: MetricsServer;
   private readonly metrics: VippyMetrics = createMetrics(() => this.refreshMetrics());
+  private readonly unownedGaps = new UnownedGaps();
+  /** Why a scripted group's script was started, for its transition's metric when it finishes. */
+  private readonly scriptReasons = new Map<number, string>();
   /** Notifier counters already added to the notify-frames metric. */
   private framesCounted = { garp: 0, 'arp-reply': 0, na: 0 };
   private wakeTimer?: NodeJS.Timeout;
@@ -184,6 +187,12 @@ class Daemon implements DaemonView {
       throw new StartupError(describeError(err));
     }
 
+    // Routed groups are plumbed on vippyd's dummy link: it must exist before anything is plumbed.
+    const linkError = this.reconciler.prepare();
+    if (linkError !== undefined) {
+      await Promise.allSettled([this.control.close(), this.metricsServer?.close(), this.chat.close()]);
+      throw new StartupError(linkError);
+    }
     this.fence.start();
     // Subscribe before the first dump so no change falls between them.
     this.watcher = native.watch((events) => this.onNetEvents(events));
@@ -235,6 +244,7 @@ class Daemon implements DaemonView {
         for (const action of result.actions) this.execute(action);
         if (!this.stopping) this.scheduleWake(result.wakeAt);
       }
+      this.observeOwnership();
     } finally {
       this.dispatching = false;
     }
@@ -307,6 +317,7 @@ class Daemon implements DaemonView {
     const scripted = scriptedPoint(this.current, group);
     if (scripted) {
       this.logger.info({ event: 'script-alive', group: index, reason }, `running alive for ${scripted.point} (${reason})`);
+      this.scriptReasons.set(index, reason);
       return this.scripts.want(scripted, 'alive');
     }
     for (const address of group.addresses) this.emit(this.events.manager, 'up', vippyIface(address));
@@ -314,6 +325,7 @@ class Daemon implements DaemonView {
     for (const address of group.addresses) this.emit(this.events.network, 'up', result.ok, vippyIface(address));
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'acquired' });
+      this.metrics.countGroupTransition(groupLabel(group), 'acquired', reason);
       this.observeTakeover(reason);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
@@ -329,6 +341,7 @@ class Daemon implements DaemonView {
     const scripted = scriptedPoint(this.current, group);
     if (scripted) {
       this.logger.info({ event: 'script-down', group: index, reason }, `running down for ${scripted.point} (${reason})`);
+      this.scriptReasons.set(index, reason);
       return this.scripts.want(scripted, 'down');
     }
     this.notifier.cancel(index);
@@ -337,6 +350,7 @@ class Daemon implements DaemonView {
     for (const address of group.addresses) this.emit(this.events.network, 'down', result.ok, vippyIface(address));
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'released' });
+      this.metrics.countGroupTransition(groupLabel(group), 'released', reason);
       this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
     } else {
       this.logger.crit({ event: 'unplumb-failed', group: index, err: result.error }, `if_down ${describeGroup(this.current, index)} failed: ${result.error}`);
@@ -348,7 +362,11 @@ class Daemon implements DaemonView {
   private scriptOutcome(outcome: ScriptOutcome): void {
     const index = this.current.groups.findIndex((g) => g.system === outcome.system && g.point === outcome.point);
     if (index < 0) return;
-    if (outcome.ok) this.metrics.ownershipTransitions.inc({ direction: outcome.action === 'alive' ? 'acquired' : 'released' });
+    if (outcome.ok) {
+      const direction = outcome.action === 'alive' ? 'acquired' : 'released';
+      this.metrics.ownershipTransitions.inc({ direction });
+      this.metrics.countGroupTransition(groupLabel(this.current.groups[index]!), direction, this.scriptReasons.get(index) ?? '');
+    }
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: outcome.action === 'alive', ok: outcome.ok, error: outcome.error });
   }
 
@@ -629,6 +647,24 @@ class Daemon implements DaemonView {
     this.metrics.takeoverSeconds.observe(Math.max(0, waited) / 1000);
   }
 
+  /**
+   * Unowned gaps as this node sees them: a group is held when this node or a fresh peer says it
+   * holds it. Counted only once the node is mature (before, it has not heard the others yet).
+   */
+  private observeOwnership(): void {
+    const s = coreStatus(this.state);
+    if (!s.mature) return;
+    const holders = new Map(this.current.groups.map((group) => [groupLabel(group), s.held.includes(group.index) ? 1 : 0]));
+    for (const peer of s.peers) {
+      if (!peer.fresh) continue;
+      for (const index of peer.held) {
+        const group = this.current.groups[index];
+        if (group) holders.set(groupLabel(group), holders.get(groupLabel(group))! + 1);
+      }
+    }
+    this.unownedGaps.observe(monotonic(), holders);
+  }
+
   /** Gauges are read at scrape time; the notifier's cumulative counters are added as deltas. */
   private refreshMetrics(): void {
     const s = coreStatus(this.state);
@@ -636,6 +672,18 @@ class Daemon implements DaemonView {
     this.metrics.active.set(s.active ? 1 : 0);
     this.metrics.configVersion.set(this.current.version);
     this.metrics.peersUp.set(s.peers.filter((p) => p.fresh).length);
+    // Per-group and per-peer series are rebuilt from the config in use, so a group or peer
+    // removed from it disappears and label values stay bounded by the config.
+    const labels = new Set(this.current.groups.map(groupLabel));
+    this.metrics.groupHeld.reset();
+    for (const group of this.current.groups) this.metrics.groupHeld.set({ group: groupLabel(group) }, s.held.includes(group.index) ? 1 : 0);
+    this.metrics.groupUnownedLastSeconds.reset();
+    for (const [group, seconds] of this.unownedGaps.lastGap) if (labels.has(group)) this.metrics.groupUnownedLastSeconds.set({ group }, seconds);
+    this.metrics.forgetGroupsExcept(labels);
+    this.metrics.peerLastHeardSeconds.reset();
+    // silentMs is as of the last step; the scrape is later.
+    const sinceStep = monotonic() - this.state.lastStepAt;
+    for (const peer of s.peers) if (peer.silentMs !== null) this.metrics.peerLastHeardSeconds.set({ peer: peer.name }, (peer.silentMs + sinceStep) / 1000);
     const c = this.notifier.counters;
     const totals = { garp: c.garpRequest + c.garpReply, 'arp-reply': c.arpReplyUnicast + c.arpReplyBroadcast, na: c.unsolicitedNa };
     for (const kind of Object.keys(totals) as Array<keyof typeof totals>) {
@@ -675,7 +723,25 @@ class Daemon implements DaemonView {
       peers: this.peerStatus(),
       held: s.held,
       ...(this.current.systems?.some((system) => system.alive) ? { scripts: this.scripts.status() } : {}),
+      ...this.announceStatus(),
     });
+  }
+
+  private announceStatus(): { announce?: AnnounceStatus } {
+    const routed = this.current.routed;
+    if (routed === undefined || !this.current.groups.some((group) => group.announce === 'routed')) return {};
+    return {
+      announce: {
+        interface: routed.interface,
+        table: routed.table ?? null,
+        protocol: routed.protocol,
+        groups: this.current.groups.map((group) => ({
+          group: group.index,
+          mode: group.announce ?? 'l2',
+          announced: this.reconciler.announced(group.index),
+        })),
+      },
+    };
   }
 }
 

@@ -62,7 +62,7 @@ export function summarizeConfig(config: ClusterConfig): string {
   const groups = config.groups.slice(0, listedGroups).map((group) => {
     const addresses = group.addresses.map((address) => `${address.ip}/${address.prefixLength} on ${address.interface}`).join(', ');
     const point = group.point === undefined ? '' : `${group.system}: ${group.point}${addresses === '' ? '' : ' = '}`;
-    return `  [${group.index}] ${point}${addresses}${group.preferred === undefined ? '' : ` P(${group.preferred})`}`;
+    return `  [${group.index}] ${point}${addresses}${group.preferred === undefined ? '' : ` P(${group.preferred})`}${group.announce === 'routed' ? ' [routed]' : ''}`;
   });
   if (config.groups.length > listedGroups) groups.push(`  … and ${config.groups.length - listedGroups} more`);
   const quorum = config.quorum === 1 ? '1 (none: every node acts alone)' : `${config.quorum} of ${config.nodes.length}, without it: ${config.noQuorumPolicy}`;
@@ -78,6 +78,9 @@ export function summarizeConfig(config: ClusterConfig): string {
     `quorum: ${quorum}`,
     `placement: ${config.placement}, preempt ${config.preempt ? `on (delay ${seconds(timing.preemptDelayMs)})` : 'off'}`,
     `notify: ${notify.length === 0 ? 'none' : notify.join(', ')}`,
+    ...(config.groups.some((group) => group.announce === 'routed') && config.routed !== undefined
+      ? [`routed: addresses on ${config.routed.interface}${config.routed.table === undefined ? '' : `, routes in table ${config.routed.table} (protocol ${config.routed.protocol})`}`]
+      : []),
     `management: ${config.management.path} (mode ${octal(config.management.mode)}${config.management.group === undefined ? '' : `, group ${config.management.group}`})`,
     `logging: ${config.logging.driver}${config.logging.driver === 'syslog' ? ` ${config.logging.facility}` : ''} (${logged.join(' ')})${config.logging.json ? ', json' : ''}`,
     ...(config.metrics === undefined ? [] : [`metrics: ${config.metrics.listen}`]),

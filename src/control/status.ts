@@ -93,6 +93,22 @@ export interface ScriptPointStatus {
   lastExitCode: number | null;
 }
 
+/** How one group is announced, and what this node has announced for it (nothing unless it holds it). */
+export interface AnnounceGroupStatus {
+  group: number;
+  mode: 'l2' | 'routed';
+  /** "203.0.113.10/32 on vippy0", "203.0.113.10/32 in table 100 (protocol 201)". */
+  announced: string[];
+}
+
+/** Present when the config has routed groups. */
+export interface AnnounceStatus {
+  interface: string;
+  table: number | null;
+  protocol: number;
+  groups: AnnounceGroupStatus[];
+}
+
 export interface Status {
   identity: string;
   stats: StatusStats;
@@ -104,6 +120,8 @@ export interface Status {
   held?: number[];
   /** Data point → its script state (flip configs whose systems have scripts). */
   scripts?: Record<string, ScriptPointStatus>;
+  /** Routed announcing (configs with routed groups). */
+  announce?: AnnounceStatus;
 }
 
 /**
@@ -111,7 +129,7 @@ export interface Status {
  * parts in (JSON keeps insertion order, and old tools print it as-is).
  */
 export function statusBody(parts: Status): Status {
-  const { identity, stats, config, state, quorum, peers, held, scripts } = parts;
+  const { identity, stats, config, state, quorum, peers, held, scripts, announce } = parts;
   const body: Status = {
     identity,
     stats: {
@@ -135,6 +153,7 @@ export function statusBody(parts: Status): Status {
   if (peers) body.peers = peers;
   if (held) body.held = held;
   if (scripts) body.scripts = scripts;
+  if (announce) body.announce = announce;
   return body;
 }
 

@@ -300,7 +300,7 @@ describe('rejections name the key path and its line and column', () => {
     ['a preferred node not in nodes', { vips: [['zed', { interface: 'eth0', ip: '192.0.2.10' }]] }, 'vips[0][0]', 'preferred node "zed" is not in nodes'],
     ['a node name later in a group', { vips: [[{ interface: 'eth0', ip: '192.0.2.10' }, 'a']] }, 'vips[0][1]', 'a node name may only be the first element of a group (the preferred node)'],
     ['an ip in two groups', { vips: [[{ interface: 'eth0', ip: '192.0.2.10/24' }], [{ interface: 'eth1', ip: '192.0.2.10/32' }]] }, 'vips[1][0].ip', '192.0.2.10 is already in vips[0][0]: an address belongs to one group'],
-    ['an entry without interface', { vips: [[{ ip: '192.0.2.10' }]] }, 'vips[0][0].interface', 'is required'],
+    ['an entry without interface', { vips: [[{ ip: '192.0.2.10' }]] }, 'vips[0][0].interface', 'is required in an l2 group: the network interface the address is plumbed on'],
     ['an unknown key in an entry', { vips: [[{ interface: 'eth0', ip: '192.0.2.10', nmae: 'x' }]] }, 'vips[0][0].nmae', 'unknown key'],
     ['a notify network that is not one', { notify: [{ interface: 'eth0', ip: 'everyone' }] }, 'notify[0].ip', '"everyone" is not an IP address (expected "address" or "address/prefix-length")'],
     ['a notify token misspelt', { notify: ['arp_cache'] }, 'notify[0]', 'must be "arp-cache", not "arp_cache"; did you mean "arp-cache"?'],
