@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { AddressRequest } from '../../bindings/types.js';
 import type { ClusterConfig } from '../config/model.js';
-import { describeError, type AgentLogger } from './logger.js';
+import { describeError, type AgentLogger } from '../log/logger.js';
 
 type Timing = Pick<ClusterConfig['timing'], 'intervalMs' | 'staleMs'>;
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Fence, stallDeadlineMs } from '../../src/agent/fence.js';
-import type { AgentLogger } from '../../src/agent/logger.js';
+import type { AgentLogger } from '../../src/log/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vippy-fence-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
