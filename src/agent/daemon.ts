@@ -303,7 +303,7 @@ class Daemon implements DaemonView {
         this.emit(this.events.manager, 'state-change', this.events.manager.groupsOf(action.ownership), this.events.manager.groupsOf(action.previous));
         return;
       case 'log':
-        this.eventStream.publish({ ...action.fields, type: action.event, level: action.level, message: action.message });
+        this.publishLogged(action.event, action.level, action.message, action.fields);
         this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
         return;
     }
@@ -642,6 +642,16 @@ class Daemon implements DaemonView {
     if (!peer || peer.silentMs === null) return;
     const waited = peer.leaving ? peer.silentMs : peer.silentMs - this.current.timing.staleMs;
     this.metrics.takeoverSeconds.observe(Math.max(0, waited) / 1000);
+  }
+
+  /**
+   * Core's logged events, for `vippyctl watch`, with groups named as in the metrics. Its
+   * decisions to take or release a group are left out: `taken` / `released` follow with the outcome.
+   */
+  private publishLogged(event: string, level: string, message: string, fields: Record<string, unknown> = {}): void {
+    if (event === 'takeover' || event === 'release') return;
+    const group = typeof fields.group === 'number' ? this.current.groups[fields.group] : undefined;
+    this.eventStream.publish({ ...fields, ...(group ? { group: groupLabel(group) } : {}), type: event, level, message });
   }
 
   /** A group plumbed (`taken`) or removed (`released`) here, for `vippyctl watch`. */
