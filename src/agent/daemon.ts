@@ -14,7 +14,6 @@ import {
   loadConfigFile,
   renderConfigFile,
   transferDocument,
-  vippyStatusConfig,
 } from '../config/index.js';
 import type { ClusterConfig, SyslogLevel, VipAddress, VipGroup } from '../config/model.js';
 import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
@@ -22,10 +21,10 @@ import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
-import { statusBody, statusOwnership, type AnnounceStatus, type PeerStatus, type Status } from '../control/status.js';
+import { statusBody, statusOwnership, vippyStatusConfig, type AnnounceStatus, type PeerStatus, type Status } from '../control/status.js';
 import { EventStream } from '../control/events.js';
 import { createMetrics, groupLabel, startMetricsServer, transitionReason, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
-import { createLogger, type VippyLogger } from '../log/logger.js';
+import { createLogger, describeError, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
@@ -34,7 +33,6 @@ import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
 import { VippyConfig, VippyManager, VippyNetwork, ignoreReason, vippyAnnouncement, vippyIface, type DaemonView } from './facades.js';
 import { addressRequest } from './reconciler.js';
-import { describeError } from './logger.js';
 import { missingCapabilities, missingCapabilitiesMessage, secretFileWarning } from './privileges.js';
 
 export interface DaemonOptions {
@@ -277,7 +275,7 @@ class Daemon implements DaemonView {
         return;
       }
       case 'plumb':
-        return this.plumb(action.group, action.reason);
+        return this.plumb(action.group, action.reason, action.from);
       case 'unplumb':
         return this.unplumb(action.group, action.reason);
       case 'notify': {
@@ -309,7 +307,7 @@ class Daemon implements DaemonView {
     }
   }
 
-  private plumb(index: number, reason: string): void {
+  private plumb(index: number, reason: string, takenFrom: string | undefined): void {
     const group = this.current.groups[index];
     if (!group) return;
     const scripted = scriptedPoint(this.current, group);
@@ -325,12 +323,11 @@ class Daemon implements DaemonView {
       this.metrics.ownershipTransitions.inc({ direction: 'acquired' });
       this.metrics.countGroupTransition(groupLabel(group), 'acquired', reason);
       this.publishTransition('taken', group, reason);
-      this.observeTakeover(reason);
+      if (takenFrom !== undefined) this.observeTakeover(takenFrom);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
-    } else {
-      this.logger.crit({ event: 'plumb-failed', group: index, err: result.error }, `if_up ${describeGroup(this.current, index)} failed: ${result.error}`);
     }
+    // A failure is logged once, by core, with what it does about it (the group ineligible here for a while).
     this.dispatch({ type: 'apply-result', group: index, held: true, ok: result.ok, error: result.error });
   }
 
@@ -352,10 +349,10 @@ class Daemon implements DaemonView {
       this.metrics.countGroupTransition(groupLabel(group), 'released', reason);
       this.publishTransition('released', group, reason);
       this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
-    } else {
-      this.logger.crit({ event: 'unplumb-failed', group: index, err: result.error }, `if_down ${describeGroup(this.current, index)} failed: ${result.error}`);
     }
+    // A failure is logged once, by core; while stopping core has stopped, so it is logged here.
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: false, ok: result.ok, error: result.error });
+    else if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: index }, `could not unplumb group ${index}: ${result.error}`);
   }
 
   /** A script's outcome is core's apply-result, as plumb/unplumb report theirs (ok = exit 0). */
@@ -636,9 +633,8 @@ class Daemon implements DaemonView {
    * plus stale; at once when it left cleanly) to now. Placement moves between live nodes are not
    * takeovers and are not observed.
    */
-  private observeTakeover(reason: string): void {
-    const from = /^takeover from (.+)$/.exec(reason)?.[1];
-    const peer = from === undefined ? undefined : coreStatus(this.state).peers.find((p) => p.name === from);
+  private observeTakeover(from: string): void {
+    const peer = coreStatus(this.state).peers.find((p) => p.name === from);
     if (!peer || peer.silentMs === null) return;
     const waited = peer.leaving ? peer.silentMs : peer.silentMs - this.current.timing.staleMs;
     this.metrics.takeoverSeconds.observe(Math.max(0, waited) / 1000);
