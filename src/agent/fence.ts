@@ -174,7 +174,8 @@ export class Fence implements FenceListener {
       this.log.debug({ deadlineMs: this.deadlineMs, realtime: rest[0] === '1' }, 'fence keeper running');
     } else if (kind === 'fenced') {
       const [deleted, silentMs, errors] = rest.map(Number);
-      this.log.warn({ deleted, silentMs, errors, deadlineMs: this.deadlineMs },
+      // err, not warning: the default log mask hides warnings, and this is worth an alert.
+      this.log.error({ event: 'fenced', deleted, silentMs, errors, deadlineMs: this.deadlineMs },
         `no announcement sent for ${silentMs} ms (the stall deadline is ${this.deadlineMs} ms): the fence keeper removed the held addresses`);
     } else if (kind === 'error') {
       this.log.error({ error: rest.join(' ') }, `fence keeper: ${rest.join(' ')}`);

@@ -98,7 +98,7 @@ const operatorKeys = {
   ),
   address_lease: doc(z.number().int().nonnegative().max(2 ** 31 - 1).optional().meta({ 'x-unit': 'seconds' }), {
     since: 'new',
-    description: 'Kernel lifetime of the addresses this node plumbs, renewed several times per lease while vippyd runs, so a killed or frozen vippyd\'s addresses disappear by themselves (about lease to lease + 1 s after its last renewal) instead of staying on two hosts. Whole seconds; 0: permanent addresses (the original behaviour). The default runs out before a peer can take over, so a frozen or killed vippyd\'s VIPs go unanswered from then until the takeover (up to about 2 s at the default timings); a lease of at least stale + takeover_guard + 1 s keeps them answered until the takeover, at the price of a second or so beside the new holder.',
+    description: 'Kernel lifetime of the addresses this node plumbs, renewed several times per lease while vippyd runs: the last resort that removes a killed or frozen vippyd\'s addresses (about lease to lease + 1 s after its last renewal) should its fence keeper die too. The keeper acts first: at once when vippyd dies, stale - interval / 2 after its last announcement when it stops running (docs/operations.md, "The fence keeper"). Whole seconds; 0: permanent addresses and no fence keeper, so a killed vippyd leaves its addresses behind (the original behaviour). The default runs out before a peer can take over, so a frozen vippyd\'s VIPs go unanswered from then until the takeover (up to about 2 s at the default timings).',
     defaultText: 'the longest lease that expires before a peer takes over: floor((stale + takeover_guard - interval) / 1 s) - 1, at least 1',
   }),
   plugins: doc(z.array(z.string().min(1)).default([]), {

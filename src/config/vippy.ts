@@ -96,7 +96,7 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
 export function addressLease(given: number | undefined, timing: { intervalMs: number; staleMs: number; guardMs: number }, report: Report): number {
   const safe = Math.max(1, Math.floor((timing.staleMs + timing.guardMs - timing.intervalMs) / 1000) - 1);
   if (given !== undefined && given > safe) {
-    report.warn(`address_lease (${given} s) outlives a takeover: a killed or frozen holder may keep its addresses up to ${given - safe} s after a peer takes them over (at most ${safe} s avoids that)`);
+    report.warn(`address_lease (${given} s) outlives a takeover: should the fence keeper die with a killed or frozen holder, its addresses may stay up to ${given - safe} s after a peer takes them over (at most ${safe} s avoids that)`);
   }
   return given ?? safe;
 }

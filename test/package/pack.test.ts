@@ -78,6 +78,14 @@ it('packs the prebuilt addon and installs it without a compiler', async () => {
   const loaded = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env });
   expect(JSON.parse(loaded.stdout)).toContain('lo');
   expect(existsSync(join(installed, 'build'))).toBe(false);
+  // The fence keeper travels inside the prebuilt addon: it starts (and, without its arguments,
+  // names its usage and exits 2).
+  const keeper = `const { native } = await import('./node_modules/vippy/dist/bindings/index.js');
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(native.fenceKeeperPath(), [], { encoding: 'utf8' });
+    console.log(JSON.stringify({ status: r.status, stderr: r.stderr }));`;
+  const started = JSON.parse((await run(process.execPath, ['--input-type=module', '-e', keeper], { cwd: app, env })).stdout);
+  expect(started).toEqual({ status: 2, stderr: expect.stringMatching(/^usage: vippy-fence /) });
 
   // npm install -g into a temporary prefix: vippyd and vippyctl land on PATH and run.
   const prefix = join(work, 'prefix');

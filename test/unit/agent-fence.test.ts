@@ -75,7 +75,7 @@ describe('Fence', () => {
     await vi.waitFor(() => expect(readFileSync(keeper.stdin, 'utf8')).toBe('+ eth0 192.0.2.1 24\nl\n'), { timeout: 5_000, interval: 20 });
   });
 
-  it('logs what the keeper reports: a fence as a warning, an error as an error', async () => {
+  it('logs what the keeper reports: a fence and an error as errors', async () => {
     const keeper = fakeKeeper('reports', 'ready 0\\nfenced 2 260 0\\nerror malformed command\\n');
     const { log, lines } = recordingLog();
     const fence = new Fence({ keeperPath: () => keeper.path, timing, enabled: true, log });
@@ -84,7 +84,7 @@ describe('Fence', () => {
     fence.close();
     expect(lines).toEqual([
       'debug fence keeper running',
-      'warn no announcement sent for 260 ms (the stall deadline is 250 ms): the fence keeper removed the held addresses',
+      'error no announcement sent for 260 ms (the stall deadline is 250 ms): the fence keeper removed the held addresses',
       'error fence keeper: malformed command',
     ]);
   });
