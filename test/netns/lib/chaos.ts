@@ -58,7 +58,7 @@ export class AddressObserver {
   #last = wallClock();
   /** Integrals since the last reset, ms. */
   dualMs = 0;
-  /** Dual ownership in which one of the holders was frozen or dead (its kernel keeps addresses). */
+  /** Dual ownership in which one of the holders was frozen or dead (its kernel kept them until the lease ran out before the fence keeper; 0 now). */
   dualWithSilentHolderMs = 0;
   unownedMs = 0;
   /** Each change that left a VIP on two kernels (neither silent), for the report: "ip on a+b at ms". */
