@@ -160,6 +160,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitEvents(env, exports);
   InitFrames(env, exports);
   InitSyslog(env, exports);
+  InitRoutes(env, exports);
   return exports;
 }
 

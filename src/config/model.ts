@@ -5,6 +5,8 @@ export type Family = 4 | 6;
 export type SyslogLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug';
 export type NoQuorumPolicy = 'stop' | 'freeze' | 'ignore';
 export type PlacementStrategy = 'vippy' | 'balanced' | 'shard' | 'replicated';
+/** "l2": addresses on the NIC and GARP/NA; "routed": host routes the host's routing daemon exports. */
+export type AnnounceMode = 'l2' | 'routed';
 
 export interface VipAddress {
   /** Local NIC name. Not part of the fingerprint: it may differ per host. */
@@ -31,6 +33,10 @@ export interface VipGroup {
   preferred?: string;
   /** Sorted by `ip` string, as the original vippy does. */
   addresses: VipAddress[];
+  /** How the holder announces the group (the group's own option, else `routed.defaultMode`); absent: l2. */
+  announce?: AnnounceMode;
+  /** The group's own `{"announce": ...}` element, when it has one (it travels with the vips). */
+  announceOption?: AnnounceMode;
   /** flip configs: the system and data point this group came from. */
   system?: string;
   point?: string;
@@ -82,6 +88,18 @@ export interface FlipSystem {
   removeOnStart: boolean;
 }
 
+/** Routed announcing: where a routed group's holder puts its host routes for the routing daemon. */
+export interface RoutedSettings {
+  /** Mode of groups without their own `announce` element. */
+  defaultMode: AnnounceMode;
+  /** The dummy link vippyd creates and owns; routed addresses are plumbed on it as /32 or /128. */
+  interface: string;
+  /** Also a route per address in this kernel table (absent: addresses on the dummy link only). */
+  table?: number;
+  /** rtnetlink protocol number of those routes. */
+  protocol: number;
+}
+
 export interface ClusterConfig {
   /** Which file format this came from. */
   format: 'vippy' | 'flip';
@@ -123,6 +141,8 @@ export interface ClusterConfig {
   preempt: boolean;
   notify: NotifyTarget[];
   arp: ArpSettings;
+  /** Absent (configs built in code): every group is l2. */
+  routed?: RoutedSettings;
   management: { path: string; mode: number; group?: string };
   logging: {
     driver: 'console' | 'syslog' | 'none';

@@ -37,9 +37,20 @@ export const syslogFacilities = [
 ] as const;
 
 const vipEntry = z.strictObject({
-  interface: z.string().min(1).describe('Network interface the address is plumbed on. May differ per host.'),
-  ip: cidr.describe('"address/prefix-length"; a missing length means /32 (IPv4) or /128 (IPv6).'),
+  interface: z.string().min(1).optional().describe('Network interface the address is plumbed on. May differ per host. Required in l2 groups; routed groups use `announce.interface` (leave it out, or give that name).'),
+  ip: cidr.describe('"address/prefix-length"; a missing length means /32 (IPv4) or /128 (IPv6). Routed groups take host addresses only (/32, /128).'),
   state: z.string().min(1).optional().describe('Carried through to plugins and status, e.g. "preplumbed" (original, SmartOS).'),
+});
+
+export const announceModes = ['l2', 'routed'] as const;
+
+const groupOptions = z.strictObject({
+  announce: z.enum(announceModes).describe('How this group is announced, overriding `announce.mode`: "l2" or "routed".'),
+}).meta({ 'x-since': 'new' });
+
+// Linux interface names: 1 to 15 characters, no '/', ':' or white space.
+const interfaceName = z.string().regex(/^[^/:\s]{1,15}$/, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not an interface name (1 to 15 characters, no "/", ":" or spaces)`,
 });
 
 const notifyNetwork = z.strictObject({
@@ -121,12 +132,14 @@ export const vippyFileSchema = z.strictObject({
   vips: doc(
     z.array(
       z.array(
-        z.union([z.string().min(1), vipEntry], { error: 'must be a node name (first element only) or {"interface", "ip"}' }),
+        z.union([z.string().min(1), vipEntry, groupOptions], {
+          error: 'must be a node name (first element only), {"interface", "ip"} or {"announce": "l2" | "routed"}',
+        }),
       ),
     ),
     {
       since: 'vippy',
-      description: 'Groups of addresses that move together. A group may start with the name of its preferred node.',
+      description: 'Groups of addresses that move together. A group may start with the name of its preferred node, and may hold one `{"announce": "l2" | "routed"}` element (new) that sets how it is announced.',
     },
   ),
   nodes: doc(
@@ -194,6 +207,18 @@ export const vippyFileSchema = z.strictObject({
     description: 'Extra seconds after `stale` before taking over a silent node\'s groups, so that under "stop" it has let go first. At least `interval` when quorum > 1, and then the wait after `stale` is never shorter than three intervals: a node whose peers stop hearing it learns so from their announcements within two and a half and lets go first.',
     defaultText: '0 when quorum is 1, otherwise `interval`',
   }),
+  announce: doc(
+    z.strictObject({
+      mode: z.enum(announceModes).default('l2').describe('Mode of groups without their own {"announce"} element: "l2" (addresses on the NIC, gratuitous ARP / unsolicited NA) or "routed" (host routes that the routing daemon on this host, e.g. BIRD or FRR, exports to the routers; no ARP/NA).'),
+      interface: interfaceName.default('vippy0').describe('Dummy interface vippyd creates (if missing), sets up and owns: a routed group\'s holder plumbs its addresses on it as /32 or /128 (export with BIRD `protocol direct`, FRR `redistribute connected`). On kernels without the dummy driver an ifb interface is made instead.'),
+      table: z.number().int().min(1).max(2 ** 31 - 1)
+        .refine((table) => table < 253 || table > 255, { error: 'must not be 253, 254 or 255 (the kernel\'s default, main and local tables)' })
+        .optional()
+        .describe('Kernel routing table: the holder also adds a route per routed address there (device `interface`, protocol `protocol`; export with BIRD `protocol kernel` importing that table, FRR `redistribute table`). Absent: no routes.'),
+      protocol: z.number().int().min(5).max(255).default(201).describe('rtnetlink protocol number of those routes (5-255; 0-4 are the kernel\'s own).'),
+    }).prefault({}),
+    { since: 'new', description: 'How groups are announced: on the local segment (l2) or to a routed fabric through the host\'s routing daemon (routed). See docs/routed.md.' },
+  ),
   arp: doc(
     z.strictObject({
       burst_count: z.number().int().min(1).max(100).default(5).describe('Gratuitous ARP / NA frames sent at once on takeover.'),

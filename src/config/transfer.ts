@@ -12,9 +12,9 @@ import { validate } from './load.js';
 import type { ClusterConfig, FlipSystem, SyslogLevel } from './model.js';
 import { flipFileSchema, flipTransferSchema, syslogLevels, vippyFileSchema, vippyTransferSchema, type FlipFile } from './schema.js';
 import { parseSource, plainSource } from './source.js';
-import { hostPort, octal } from './status.js';
+import { hostPort, octal } from './summary.js';
 import { normalizeFlip } from './flip.js';
-import { normalizeVippy } from './vippy.js';
+import { groupAnnounceOption, normalizeVippy } from './vippy.js';
 
 const seconds = (ms: number): number => ms / 1000;
 
@@ -22,10 +22,12 @@ function fileVips(config: ClusterConfig) {
   return config.groups.map((group) => [
     ...(group.preferred === undefined ? [] : [group.preferred]),
     ...group.addresses.map((address) => ({
-      interface: address.interface,
+      // Routed groups are plumbed on announce.interface: their entries name no interface.
+      ...(group.announce === 'routed' ? {} : { interface: address.interface }),
       ip: `${address.ip}/${address.prefixLength}`,
       ...(address.state === undefined ? {} : { state: address.state }),
     })),
+    ...(group.announceOption === undefined ? [] : [{ announce: group.announceOption }]),
   ]);
 }
 
@@ -109,6 +111,14 @@ function toFile(config: ClusterConfig): Record<string, unknown> {
     preempt: config.preempt,
     preempt_delay: seconds(config.timing.preemptDelayMs),
     takeover_guard: seconds(config.timing.guardMs),
+    ...(config.routed === undefined ? {} : {
+      announce: {
+        mode: config.routed.defaultMode,
+        interface: config.routed.interface,
+        ...(config.routed.table === undefined ? {} : { table: config.routed.table }),
+        protocol: config.routed.protocol,
+      },
+    }),
     arp: {
       burst_count: config.arp.burstCount,
       burst_spacing: seconds(config.arp.burstSpacingMs),
@@ -155,7 +165,9 @@ export function adoptTransferred(local: ClusterConfig, document: string): Cluste
   const transferred = parsed.data as z.output<typeof vippyTransferSchema>;
   const localInterface = new Map(local.groups.flatMap((group) => group.addresses.map((address) => [address.ip, address.interface] as const)));
   const vips = transferred.vips.map((group) => group.map((entry) => {
-    if (typeof entry === 'string') return entry;
+    if (typeof entry === 'string' || 'announce' in entry) return entry;
+    // A routed group needs no interface name: it is plumbed on this host's announce.interface.
+    if ((groupAnnounceOption(group) ?? local.routed?.defaultMode) === 'routed') return entry;
     const known = localInterface.get(parseCidr(entry.ip)!.ip);
     return known === undefined ? entry : { ...entry, interface: known };
   }));

@@ -2,8 +2,8 @@
 // and vippy's normalized address shape.
 
 import ipaddr from 'ipaddr.js';
-import { canonicalIp, isMulticast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
-import type { ClusterConfig, NodeSpec, NotifyTarget, SyslogLevel, VipGroup } from './model.js';
+import { canonicalIp, isIpv4Multicast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
+import type { AnnounceMode, ClusterConfig, NodeSpec, NotifyTarget, RoutedSettings, SyslogLevel, VipGroup } from './model.js';
 import { ms, type Report } from './report.js';
 import { syslogLevels, type VippyFile } from './schema.js';
 
@@ -26,7 +26,8 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
   const unicast = nodes.length > 0 && nodes.every((node) => node.address !== undefined);
   checkChatAddress(chat.host, unicast, report);
 
-  const groups = normalizeGroups(file.vips, new Set(nodes.map((node) => node.name)), report);
+  const routed = routedSettings(file.announce);
+  const groups = normalizeGroups(file.vips, new Set(nodes.map((node) => node.name)), routed, report);
 
   if (file.stale <= file.interval) {
     report.error(['stale'], `must be greater than interval (${file.interval} s), or every peer goes stale between announcements`);
@@ -74,6 +75,7 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
       notifyRate: file.arp.notify_rate,
       notifyBudget: NOTIFY_NETWORK_BUDGET,
     },
+    routed,
     ...operatorSettings(file),
     logging: {
       driver: file.logging.driver,
@@ -152,18 +154,38 @@ function checkChatAddress(host: string, unicast: boolean, report: Report): void 
   const address = canonicalIp(host);
   if (address === undefined) {
     report.error(['chat'], `"${host}" is not an IP address`);
-  } else if (!unicast && !isMulticast(address.ip)) {
-    report.error(['chat'], `"${host}" is not a multicast address (for unicast chat, give every node an address)`);
+  } else if (!unicast && !isIpv4Multicast(address.ip)) {
+    report.error(['chat'], `"${host}" is not an IPv4 multicast address (for unicast chat, give every node an address)`);
   }
 }
 
-type FileGroup = VippyFile['vips'][number];
+export function routedSettings(announce: VippyFile['announce']): RoutedSettings {
+  return {
+    defaultMode: announce.mode,
+    interface: announce.interface,
+    ...(announce.table === undefined ? {} : { table: announce.table }),
+    protocol: announce.protocol,
+  };
+}
 
-function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, report: Report): VipGroup[] {
+type FileGroup = VippyFile['vips'][number];
+type FileGroupEntry = FileGroup[number];
+
+/** A group's own `{"announce": ...}` element, if it has one. */
+export function groupAnnounceOption(entries: readonly FileGroupEntry[]): AnnounceMode | undefined {
+  for (const entry of entries) if (typeof entry === 'object' && 'announce' in entry) return entry.announce;
+  return undefined;
+}
+
+function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, routed: RoutedSettings, report: Report): VipGroup[] {
   const owners = new Map<string, string>();
   return vips.map((entries, index) => {
     let preferred: string | undefined;
+    const announceOption = groupAnnounceOption(entries);
+    const announce = announceOption ?? routed.defaultMode;
     const addresses: VipGroup['addresses'] = [];
+    let options = 0;
+    let entriesWithIp = 0;
     entries.forEach((entry, position) => {
       if (typeof entry === 'string') {
         if (position !== 0) report.error(['vips', index, position], 'a node name may only be the first element of a group (the preferred node)');
@@ -171,17 +193,44 @@ function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<stri
         else preferred = entry;
         return;
       }
+      if ('announce' in entry) {
+        if (++options > 1) report.error(['vips', index, position], 'a group may hold one {"announce"} element');
+        return;
+      }
+      entriesWithIp++;
       const address = parseCidr(entry.ip)!;
       const here = `vips[${index}][${position}]`;
       const other = owners.get(address.ip);
       if (other !== undefined) report.error(['vips', index, position, 'ip'], `${address.ip} is already in ${other}: an address belongs to one group`);
       else owners.set(address.ip, here);
+      const hostLength = address.family === 4 ? 32 : 128;
+      if (announce === 'routed') {
+        if (address.prefixLength !== hostLength) {
+          report.error(['vips', index, position, 'ip'], `a routed group announces host routes: write ${address.ip}/${hostLength} (or leave out the length)`);
+        }
+        if (entry.interface !== undefined && entry.interface !== routed.interface) {
+          report.error(['vips', index, position, 'interface'], `a routed group is plumbed on announce.interface ("${routed.interface}"): leave out interface or give that name`);
+        }
+        addresses.push(vipAddress(routed.interface, address, entry.state));
+        return;
+      }
+      if (entry.interface === undefined) {
+        report.error(['vips', index, position, 'interface'], 'is required in an l2 group: the network interface the address is plumbed on');
+        return;
+      }
       addresses.push(vipAddress(entry.interface, address, entry.state));
     });
-    if (addresses.length === 0) report.error(['vips', index], 'group has no addresses');
+    if (entriesWithIp === 0) report.error(['vips', index], 'group has no addresses');
     // vippy sorts each group by ip string; its first ip is the rendezvous key.
     addresses.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
-    return { index, key: addresses[0]?.ip ?? '', ...(preferred === undefined ? {} : { preferred }), addresses };
+    return {
+      index,
+      key: addresses[0]?.ip ?? '',
+      ...(preferred === undefined ? {} : { preferred }),
+      addresses,
+      announce,
+      ...(announceOption === undefined ? {} : { announceOption }),
+    };
   });
 }
 

@@ -33,12 +33,16 @@ export function formatStatus(status: unknown): string {
       ownersOf.set(printed, [...(ownersOf.get(printed) ?? []), owner === '_' ? '(unowned)' : owner]);
     }
   }
-  for (const group of config.vips) {
+  // New daemons with routed groups say how each group is announced (absent: all l2, the original lines).
+  const announce = readAnnounce(status);
+  config.vips.forEach((group, index) => {
     const printed = formatGroup(group);
     const owners = ownersOf.get(printed);
     const mine = owners?.includes(String(identity)) ?? false;
-    lines.push(`${mine ? '(*) ' : '    '}${owners?.join(',') ?? '???'}: ${printed}`);
-  }
+    const how = announce?.[index];
+    lines.push(`${mine ? '(*) ' : '    '}${owners?.join(',') ?? '???'}: ${printed}${how ? ` [${how.mode}]` : ''}`);
+    if (how && how.announced.length > 0) lines.push(`        announced: ${how.announced.join(', ')}`);
+  });
   return lines.map((line) => line + '\n').join('');
 }
 
@@ -66,6 +70,16 @@ export function maskBits(netmask: string): number | '?' {
     for (; octet; octet &= octet - 1) bits++;
   }
   return bits;
+}
+
+/** status.announce.groups by group index, when the daemon sent them. */
+function readAnnounce(status: unknown): Array<{ mode: string; announced: string[] }> | undefined {
+  const groups = (status as { announce?: { groups?: unknown } }).announce?.groups;
+  if (!Array.isArray(groups)) return undefined;
+  return groups.map((entry: { mode?: unknown; announced?: unknown }) => ({
+    mode: String(entry?.mode),
+    announced: Array.isArray(entry?.announced) ? entry.announced.map(String) : [],
+  }));
 }
 
 interface LooseStatus {

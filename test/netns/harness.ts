@@ -14,10 +14,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
+import { waitFor } from '../lib/wait-for.js';
 import { netnsProblems } from './lib/requirements.js';
 import { run, spawnProcess, type RunOptions, type RunResult, type Spawned, type SpawnOptions } from './lib/proc.js';
 
 export { run, type RunOptions, type RunResult, type Spawned, type SpawnOptions } from './lib/proc.js';
+export { waitFor, type WaitForOptions } from '../lib/wait-for.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SUBNET_V4 = '192.0.2.0/24';
@@ -60,12 +62,6 @@ export interface BlockOptions {
   oneWay?: boolean;
 }
 
-export interface WaitForOptions {
-  timeoutMs?: number;
-  intervalMs?: number;
-  /** Named in the timeout error. */
-  what?: string;
-}
 
 type Target = Host | string;
 
@@ -146,29 +142,6 @@ let sweptOnce: Promise<string[]> | undefined;
 let segmentCounter = 0;
 const liveSegments = new Set<Segment>();
 let exitHookInstalled = false;
-
-/** Poll `predicate` until it returns something truthy (which is returned); throws after timeoutMs. */
-export async function waitFor<T>(
-  predicate: () => T | Promise<T>,
-  { timeoutMs = 5_000, intervalMs = 50, what = 'condition' }: WaitForOptions = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await predicate();
-      if (value) return value as NonNullable<T>;
-      lastError = undefined;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() >= deadline) {
-      const cause = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
-      throw new Error(`waitFor: ${what} not met within ${timeoutMs} ms${cause}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
 
 function hostNames(hosts: SegmentOptions['hosts']): string[] {
   const names = typeof hosts === 'number' || hosts === undefined
@@ -282,6 +255,30 @@ export class Segment {
 
   async #sysctl(ns: string, settings: string[]): Promise<void> {
     await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...settings]);
+  }
+
+  /**
+   * A namespace off the segment, behind one host: veth `eth0` in the new namespace `<prefix>-<name>`
+   * paired with `<name>0` in the host's namespace, both up and without addresses (the caller
+   * addresses and routes them). For routed test beds: a client on another subnet behind a router
+   * host. Destroyed with the segment; exec/spawn take its namespace name (returned).
+   */
+  async addStub(name: string, via: Target): Promise<string> {
+    this.#assertUsable('addStub');
+    if (!/^[a-z][a-z0-9]{0,9}$/.test(name) || this.#namespaces.includes(`${this.prefix}-${name}`) || this.members.some((h) => h.name === name)) {
+      throw new Error(`addStub: bad or taken name ${JSON.stringify(name)} (lower-case letter then up to 9 letters/digits)`);
+    }
+    const ns = `${this.prefix}-${name}`;
+    const viaNs = this.#nsOf(via);
+    this.#namespaces.push(ns);
+    await run(['ip', 'netns', 'add', ns]);
+    await this.#sysctl(ns, this.ipv6
+      ? ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.default.accept_ra=0']
+      : ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    await ipBatch(undefined, [`link add name eth0 netns ${ns} type veth peer name ${name}0 netns ${viaNs}`]);
+    await ipBatch(ns, ['link set lo up', 'link set eth0 up']);
+    await ipBatch(viaNs, [`link set ${name}0 up`]);
+    return ns;
   }
 
   /** Every namespace of this segment, the switch first. */

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigFile, parseConfig, summarizeConfig, vippyStatusConfig, type Problem } from '../../src/config/index.js';
+import { ConfigError, loadConfigFile, parseConfig, summarizeConfig, type Problem } from '../../src/config/index.js';
+import { vippyStatusConfig } from '../../src/control/status.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`fixtures/config/${name}`, import.meta.url));
 
@@ -287,7 +288,8 @@ describe('rejections name the key path and its line and column', () => {
     ['a negative duration', { mature: -1 }, 'mature', 'must be at least 0'],
     ['a zero interval', { interval: 0 }, 'interval', 'must be greater than 0'],
     ['a fractional version', { version: 1.5 }, 'version', 'must be a whole number, not 1.5'],
-    ['a multicast chat that is not multicast', { chat: '192.0.2.1:8945' }, 'chat', '"192.0.2.1" is not a multicast address (for unicast chat, give every node an address)'],
+    ['a multicast chat that is not multicast', { chat: '192.0.2.1:8945' }, 'chat', '"192.0.2.1" is not an IPv4 multicast address (for unicast chat, give every node an address)'],
+    ['an IPv6 multicast chat', { chat: '[ff02::1]:8945' }, 'chat', '"ff02::1" is not an IPv4 multicast address (for unicast chat, give every node an address)'],
     ['a chat port out of range', { chat: '239.192.0.1:70000' }, 'chat', '"239.192.0.1:70000" is not "ADDRESS:PORT" (for example "239.192.0.1:8945")'],
     ['a chat TTL of 0', { chat_ttl: 0 }, 'chat_ttl', 'must be at least 1'],
     ['stale not above interval', { stale: 1 }, 'stale', 'must be greater than interval (1 s), or every peer goes stale between announcements'],
@@ -300,7 +302,7 @@ describe('rejections name the key path and its line and column', () => {
     ['a preferred node not in nodes', { vips: [['zed', { interface: 'eth0', ip: '192.0.2.10' }]] }, 'vips[0][0]', 'preferred node "zed" is not in nodes'],
     ['a node name later in a group', { vips: [[{ interface: 'eth0', ip: '192.0.2.10' }, 'a']] }, 'vips[0][1]', 'a node name may only be the first element of a group (the preferred node)'],
     ['an ip in two groups', { vips: [[{ interface: 'eth0', ip: '192.0.2.10/24' }], [{ interface: 'eth1', ip: '192.0.2.10/32' }]] }, 'vips[1][0].ip', '192.0.2.10 is already in vips[0][0]: an address belongs to one group'],
-    ['an entry without interface', { vips: [[{ ip: '192.0.2.10' }]] }, 'vips[0][0].interface', 'is required'],
+    ['an entry without interface', { vips: [[{ ip: '192.0.2.10' }]] }, 'vips[0][0].interface', 'is required in an l2 group: the network interface the address is plumbed on'],
     ['an unknown key in an entry', { vips: [[{ interface: 'eth0', ip: '192.0.2.10', nmae: 'x' }]] }, 'vips[0][0].nmae', 'unknown key'],
     ['a notify network that is not one', { notify: [{ interface: 'eth0', ip: 'everyone' }] }, 'notify[0].ip', '"everyone" is not an IP address (expected "address" or "address/prefix-length")'],
     ['a notify token misspelt', { notify: ['arp_cache'] }, 'notify[0]', 'must be "arp-cache", not "arp_cache"; did you mean "arp-cache"?'],
