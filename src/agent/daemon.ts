@@ -14,17 +14,17 @@ import {
   loadConfigFile,
   renderConfigFile,
   transferDocument,
-  vippyStatusConfig,
 } from '../config/index.js';
-import type { ClusterConfig, SyslogLevel, VipAddress } from '../config/model.js';
+import type { ClusterConfig, SyslogLevel, VipAddress, VipGroup } from '../config/model.js';
 import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
 import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
-import { statusBody, statusOwnership, type AnnounceStatus, type PeerStatus, type Status } from '../control/status.js';
-import { createMetrics, groupLabel, startMetricsServer, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
-import { createLogger, type VippyLogger } from '../log/logger.js';
+import { statusBody, statusOwnership, vippyStatusConfig, type AnnounceStatus, type PeerStatus, type Status } from '../control/status.js';
+import { EventStream } from '../control/events.js';
+import { createMetrics, groupLabel, startMetricsServer, transitionReason, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
+import { createLogger, describeError, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
@@ -33,7 +33,6 @@ import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
 import { VippyConfig, VippyManager, VippyNetwork, ignoreReason, vippyAnnouncement, vippyIface, type DaemonView } from './facades.js';
 import { addressRequest } from './reconciler.js';
-import { describeError } from './logger.js';
 import { missingCapabilities, missingCapabilitiesMessage, secretFileWarning } from './privileges.js';
 
 export interface DaemonOptions {
@@ -109,6 +108,8 @@ class Daemon implements DaemonView {
   private readonly rejectionLog = new Map<string, { since: number; suppressed: number }>();
   private readonly stats = { ignore: 0, sendAnnounce: 0, recvAnnounce: 0, stateChanges: 0 };
   private readonly events: { config: VippyConfig; manager: VippyManager; network: VippyNetwork };
+  /** `vippyctl watch`: every state change, in order. */
+  private readonly eventStream: EventStream;
 
   constructor(private readonly options: DaemonOptions) {
     const { config, warnings } = loadOrExplain(options.configPath);
@@ -128,6 +129,7 @@ class Daemon implements DaemonView {
     this.codec = this.makeCodec(config);
     this.state = createNode({ self: this.self, config, now: monotonic() });
     // The original's order: the config's plugins, then -p.
+    this.eventStream = new EventStream(this.self);
     this.events = { config: new VippyConfig(this, [...config.plugins, ...options.plugins]), manager: new VippyManager(this), network: new VippyNetwork(this) };
     this.reconciler = new Reconciler({
       native,
@@ -164,6 +166,7 @@ class Daemon implements DaemonView {
         group: config.management.group,
         handlers: this.controlHandlers(),
         log: this.logger,
+        events: this.eventStream,
       });
     } catch (err) {
       throw new StartupError(describeError(err));
@@ -272,7 +275,7 @@ class Daemon implements DaemonView {
         return;
       }
       case 'plumb':
-        return this.plumb(action.group, action.reason);
+        return this.plumb(action.group, action.reason, action.from);
       case 'unplumb':
         return this.unplumb(action.group, action.reason);
       case 'notify': {
@@ -298,12 +301,13 @@ class Daemon implements DaemonView {
         this.emit(this.events.manager, 'state-change', this.events.manager.groupsOf(action.ownership), this.events.manager.groupsOf(action.previous));
         return;
       case 'log':
+        this.publishLogged(action.event, action.level, action.message, action.fields);
         this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
         return;
     }
   }
 
-  private plumb(index: number, reason: string): void {
+  private plumb(index: number, reason: string, takenFrom: string | undefined): void {
     const group = this.current.groups[index];
     if (!group) return;
     const scripted = scriptedPoint(this.current, group);
@@ -318,12 +322,12 @@ class Daemon implements DaemonView {
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'acquired' });
       this.metrics.countGroupTransition(groupLabel(group), 'acquired', reason);
-      this.observeTakeover(reason);
+      this.publishTransition('taken', group, reason);
+      if (takenFrom !== undefined) this.observeTakeover(takenFrom);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
-    } else {
-      this.logger.crit({ event: 'plumb-failed', group: index, err: result.error }, `if_up ${describeGroup(this.current, index)} failed: ${result.error}`);
     }
+    // A failure is logged once, by core, with what it does about it (the group ineligible here for a while).
     this.dispatch({ type: 'apply-result', group: index, held: true, ok: result.ok, error: result.error });
   }
 
@@ -343,11 +347,12 @@ class Daemon implements DaemonView {
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'released' });
       this.metrics.countGroupTransition(groupLabel(group), 'released', reason);
+      this.publishTransition('released', group, reason);
       this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
-    } else {
-      this.logger.crit({ event: 'unplumb-failed', group: index, err: result.error }, `if_down ${describeGroup(this.current, index)} failed: ${result.error}`);
     }
+    // A failure is logged once, by core; while stopping core has stopped, so it is logged here.
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: false, ok: result.ok, error: result.error });
+    else if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: index }, `could not unplumb group ${index}: ${result.error}`);
   }
 
   /** A script's outcome is core's apply-result, as plumb/unplumb report theirs (ok = exit 0). */
@@ -358,6 +363,7 @@ class Daemon implements DaemonView {
       const direction = outcome.action === 'alive' ? 'acquired' : 'released';
       this.metrics.ownershipTransitions.inc({ direction });
       this.metrics.countGroupTransition(groupLabel(this.current.groups[index]!), direction, this.scriptReasons.get(index) ?? '');
+      this.publishTransition(direction === 'acquired' ? 'taken' : 'released', this.current.groups[index]!, this.scriptReasons.get(index) ?? '');
     }
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: outcome.action === 'alive', ok: outcome.ok, error: outcome.error });
   }
@@ -541,6 +547,7 @@ class Daemon implements DaemonView {
     for (const result of release ? this.reconciler.releaseAll() : []) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
+    this.eventStream.close('vippyd stopping');
     await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop(release)]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
     clearTimeout(deadline);
@@ -626,12 +633,26 @@ class Daemon implements DaemonView {
    * plus stale; at once when it left cleanly) to now. Placement moves between live nodes are not
    * takeovers and are not observed.
    */
-  private observeTakeover(reason: string): void {
-    const from = /^takeover from (.+)$/.exec(reason)?.[1];
-    const peer = from === undefined ? undefined : coreStatus(this.state).peers.find((p) => p.name === from);
+  private observeTakeover(from: string): void {
+    const peer = coreStatus(this.state).peers.find((p) => p.name === from);
     if (!peer || peer.silentMs === null) return;
     const waited = peer.leaving ? peer.silentMs : peer.silentMs - this.current.timing.staleMs;
     this.metrics.takeoverSeconds.observe(Math.max(0, waited) / 1000);
+  }
+
+  /**
+   * Core's logged events, for `vippyctl watch`, with groups named as in the metrics. Its
+   * decisions to take or release a group are left out: `taken` / `released` follow with the outcome.
+   */
+  private publishLogged(event: string, level: string, message: string, fields: Record<string, unknown> = {}): void {
+    if (event === 'takeover' || event === 'release') return;
+    const group = typeof fields.group === 'number' ? this.current.groups[fields.group] : undefined;
+    this.eventStream.publish({ ...fields, ...(group ? { group: groupLabel(group) } : {}), type: event, level, message });
+  }
+
+  /** A group plumbed (`taken`) or removed (`released`) here, for `vippyctl watch`. */
+  private publishTransition(type: 'taken' | 'released', group: VipGroup, reason: string): void {
+    this.eventStream.publish({ type, group: groupLabel(group), reason: transitionReason(reason), detail: reason, addresses: group.addresses.map((a) => `${a.ip}/${a.prefixLength}`) });
   }
 
   /**
