@@ -35,7 +35,9 @@ function collect(issue: z.core.$ZodIssue, prefix: PathSegment[], schema: z.ZodTy
     }
     case 'invalid_union': {
       // The branch whose type matched has the useful complaint (e.g. a bad key inside an object).
-      const typed = issue.errors.filter((branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+      let typed = issue.errors.filter((branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+      // Among object shapes, the one whose keys the value uses ({"ip"} or {"checks"}).
+      if (typed.length > 1) typed = typed.filter((branch) => !branch.some((inner) => inner.code === 'unrecognized_keys' && inner.path.length === 0));
       if (typed.length === 1) {
         for (const inner of typed[0]!) collect(inner, path, schema, root, out);
         return;

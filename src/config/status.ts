@@ -1,6 +1,6 @@
 // Views of a ClusterConfig for people: vippy's status shape and the `vippyd --check` summary.
 
-import type { ClusterConfig, SyslogLevel, VipAddress } from './model.js';
+import type { CheckSpec, ClusterConfig, SyslogLevel, VipAddress } from './model.js';
 
 export type StatusVip =
   | { ip: string; netmask: string; broadcast: string; network: string; name: string; state?: string }
@@ -65,7 +65,29 @@ export function summarizeConfig(config: ClusterConfig): string {
     `logging: ${config.logging.driver}${config.logging.driver === 'syslog' ? ` ${config.logging.facility}` : ''} (${logged.join(' ')})${config.logging.json ? ', json' : ''}`,
     ...(config.metrics === undefined ? [] : [`metrics: ${config.metrics.listen}`]),
     ...(config.plugins.length === 0 ? [] : [`plugins: ${config.plugins.join(', ')}`]),
+    ...checkLines(config),
   ].join('\n');
+}
+
+/** One line per check: what it runs, how often, and which groups it covers. */
+function checkLines(config: ClusterConfig): string[] {
+  const checks = config.checks ?? [];
+  if (checks.length === 0) return [];
+  return [`checks (${checks.length}):`, ...checks.map((check) => {
+    const covered = check.node ? 'every group' : `groups [${config.groups.filter((group) => group.checks?.includes(check.name)).map((group) => group.index).join(', ')}]`;
+    return `  ${check.name}: ${checkTarget(check)}, every ${check.intervalMs / 1000} s (timeout ${check.timeoutMs / 1000} s, rise ${check.rise}, fall ${check.fall}, initially ${check.initial}) -> ${covered}; all failing: ${check.whenAllFail}`;
+  })];
+}
+
+export function checkTarget(check: CheckSpec): string {
+  switch (check.kind) {
+    case 'exec': return `exec ${check.shell ? check.argv[2] : JSON.stringify(check.argv)}${check.user === undefined ? '' : ` as ${check.user}`}`;
+    case 'tcp': return `tcp ${hostPort(check.host, check.port)}`;
+    case 'http': return `http ${check.url}`;
+    case 'file': return `file ${check.path}`;
+    case 'process': return check.pidfile === undefined ? `process ${check.processName}` : `process in ${check.pidfile}`;
+    case 'interface': return `interface ${check.interface}`;
+  }
 }
 
 export function hostPort(host: string, port: number): string {

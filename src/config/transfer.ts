@@ -9,7 +9,7 @@ import { ConfigError } from './errors.js';
 import { canonicalJson } from './fingerprint.js';
 import { problemsFromIssues } from './issues.js';
 import { validate } from './load.js';
-import type { ClusterConfig, FlipSystem, SyslogLevel } from './model.js';
+import type { CheckSpec, ClusterConfig, FlipSystem, SyslogLevel } from './model.js';
 import { flipFileSchema, flipTransferSchema, syslogLevels, vippyFileSchema, vippyTransferSchema, type FlipFile } from './schema.js';
 import { parseSource, plainSource } from './source.js';
 import { hostPort, octal } from './status.js';
@@ -18,7 +18,8 @@ import { normalizeVippy } from './vippy.js';
 
 const seconds = (ms: number): number => ms / 1000;
 
-function fileVips(config: ClusterConfig) {
+/** `withChecks`: keep each group's {"checks"} element (local to this host: never sent to peers). */
+function fileVips(config: ClusterConfig, withChecks = true) {
   return config.groups.map((group) => [
     ...(group.preferred === undefined ? [] : [group.preferred]),
     ...group.addresses.map((address) => ({
@@ -26,7 +27,36 @@ function fileVips(config: ClusterConfig) {
       ip: `${address.ip}/${address.prefixLength}`,
       ...(address.state === undefined ? {} : { state: address.state }),
     })),
+    ...(withChecks && group.checks !== undefined ? [{ checks: group.checks }] : []),
   ]);
+}
+
+/** A CheckSpec as its file entry again. */
+function fileCheck(check: CheckSpec): Record<string, unknown> {
+  const common = {
+    kind: check.kind,
+    node: check.node,
+    interval: seconds(check.intervalMs),
+    timeout: seconds(check.timeoutMs),
+    rise: check.rise,
+    fall: check.fall,
+    initial: check.initial,
+    when_all_fail: check.whenAllFail,
+  };
+  switch (check.kind) {
+    case 'exec':
+      return { ...common, command: check.shell ? check.argv[2] : check.argv, ...(check.shell ? { shell: true } : {}), ...(check.user === undefined ? {} : { user: check.user }) };
+    case 'tcp':
+      return { ...common, connect: hostPort(check.host, check.port) };
+    case 'http':
+      return { ...common, url: check.url, ...(check.status === null ? {} : { status: check.status }), ...(check.body === undefined ? {} : { body: check.body }), insecure: check.insecure };
+    case 'file':
+      return { ...common, path: check.path };
+    case 'process':
+      return { ...common, ...(check.processName === undefined ? {} : { name: check.processName }), ...(check.pidfile === undefined ? {} : { pidfile: check.pidfile }) };
+    case 'interface':
+      return { ...common, interface: check.interface };
+  }
 }
 
 function fileNodes(config: ClusterConfig) {
@@ -40,8 +70,9 @@ function fileServers(config: ClusterConfig): FlipFile['servers'] {
   ]));
 }
 
-function fileSystem(system: FlipSystem): FlipFile['cluster']['system'][string] {
+function fileSystem(system: FlipSystem, withChecks = true): FlipFile['cluster']['system'][string] {
   return {
+    ...(withChecks && system.checks !== undefined ? { checks: system.checks } : {}),
     ...(system.alive === undefined ? {} : { alive: system.alive }),
     ...(system.down === undefined ? {} : { down: system.down }),
     type: system.type,
@@ -59,6 +90,7 @@ function operatorKeys(config: ClusterConfig) {
     ...(config.management.group === undefined ? {} : { management_group: config.management.group }),
     ...(config.metrics === undefined ? {} : { metrics: { listen: config.metrics.listen } }),
     plugins: config.plugins,
+    checks: Object.fromEntries((config.checks ?? []).map((check) => [check.name, fileCheck(check)])),
     ...(config.timing.leaseSeconds === undefined ? {} : { address_lease: config.timing.leaseSeconds }),
   };
 }
@@ -117,10 +149,10 @@ function toFile(config: ClusterConfig): Record<string, unknown> {
 /** What travels to peers: version and the cluster-wide part (vips with this host's interface names, nodes). */
 export function transferDocument(config: ClusterConfig): string {
   if (config.format === 'flip') {
-    const systems = Object.fromEntries((config.systems ?? []).map((system) => [system.name, fileSystem(system)]));
+    const systems = Object.fromEntries((config.systems ?? []).map((system) => [system.name, fileSystem(system, false)]));
     return canonicalJson({ version: config.version, servers: fileServers(config), systems });
   }
-  return canonicalJson({ version: config.version, vips: fileVips(config), nodes: fileNodes(config) });
+  return canonicalJson({ version: config.version, vips: fileVips(config, false), nodes: fileNodes(config) });
 }
 
 /**
@@ -141,18 +173,28 @@ export function adoptTransferred(local: ClusterConfig, document: string): Cluste
     const known = new Map((local.systems ?? []).map((system) => [system.name, fileSystem(system)]));
     const systems = Object.fromEntries(Object.entries(transferred.systems).map(([name, system]) => {
       const mine = known.get(name);
-      return [name, mine === undefined ? system : { ...mine, type: system.type, data: system.data }];
+      // A peer's checks are its own: a system new here names none.
+      const { checks: _theirs, ...theirs } = system;
+      return [name, mine === undefined ? theirs : { ...mine, type: system.type, data: system.data }];
     }));
     const merged = { ...file, version: transferred.version, servers: transferred.servers, cluster: { config: {}, system: systems } };
     return validate(plainSource('adopted config', merged), flipFileSchema, normalizeFlip).config;
   }
   const transferred = parsed.data as z.output<typeof vippyTransferSchema>;
   const localInterface = new Map(local.groups.flatMap((group) => group.addresses.map((address) => [address.ip, address.interface] as const)));
-  const vips = transferred.vips.map((group) => group.map((entry) => {
-    if (typeof entry === 'string') return entry;
-    const known = localInterface.get(parseCidr(entry.ip)!.ip);
-    return known === undefined ? entry : { ...entry, interface: known };
-  }));
+  const localChecks = new Map(local.groups.flatMap((group) => group.addresses.map((address) => [address.ip, group.checks] as const)));
+  const vips = transferred.vips.map((group) => {
+    // A peer's {"checks"} elements are its own; a group keeps this host's when it shares an address with one here.
+    type Entry = string | { interface: string; ip: string; state?: string };
+    const entries = group.flatMap((entry): Entry[] => {
+      if (typeof entry === 'string') return [entry];
+      if (!('ip' in entry)) return [];
+      const known = localInterface.get(parseCidr(entry.ip)!.ip);
+      return [known === undefined ? entry : { ...entry, interface: known }];
+    });
+    const checks = entries.map((entry) => (typeof entry === 'string' ? undefined : localChecks.get(parseCidr(entry.ip)!.ip))).find((names) => names !== undefined);
+    return checks === undefined ? entries : [...entries, { checks }];
+  });
   const merged = { ...file, version: transferred.version, vips, nodes: transferred.nodes };
   return validate(plainSource('adopted config', merged), vippyFileSchema, normalizeVippy).config;
 }

@@ -3,6 +3,7 @@
 
 import { canonicalIp, isMulticast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
 import type { ClusterConfig, NodeSpec, NotifyTarget, SyslogLevel, VipGroup } from './model.js';
+import { checkNames, normalizeChecks, warnUnusedChecks } from './checks.js';
 import { ms, type Report } from './report.js';
 import { syslogLevels, type VippyFile } from './schema.js';
 
@@ -22,7 +23,9 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
   const unicast = nodes.length > 0 && nodes.every((node) => node.address !== undefined);
   checkChatAddress(chat.host, unicast, report);
 
-  const groups = normalizeGroups(file.vips, new Set(nodes.map((node) => node.name)), report);
+  const checks = normalizeChecks(file.checks, report);
+  const groups = normalizeGroups(file.vips, new Set(nodes.map((node) => node.name)), new Set(Object.keys(file.checks)), report);
+  warnUnusedChecks(checks, new Set(groups.flatMap((group) => group.checks ?? [])), report);
 
   if (file.stale <= file.interval) {
     report.error(['stale'], `must be greater than interval (${file.interval} s), or every peer goes stale between announcements`);
@@ -70,6 +73,7 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
       notifyRate: file.arp.notify_rate,
     },
     ...operatorSettings(file),
+    checks,
     logging: {
       driver: file.logging.driver,
       facility: file.logging.facility,
@@ -151,12 +155,18 @@ function checkChatAddress(host: string, unicast: boolean, report: Report): void 
 
 type FileGroup = VippyFile['vips'][number];
 
-function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, report: Report): VipGroup[] {
+function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, checkNamesDefined: ReadonlySet<string>, report: Report): VipGroup[] {
   const owners = new Map<string, string>();
   return vips.map((entries, index) => {
     let preferred: string | undefined;
+    let checks: string[] | undefined;
     const addresses: VipGroup['addresses'] = [];
     entries.forEach((entry, position) => {
+      if (typeof entry === 'object' && 'checks' in entry) {
+        if (checks !== undefined) report.error(['vips', index, position], 'a group has at most one {"checks"} element');
+        else checks = checkNames(entry.checks, checkNamesDefined, ['vips', index, position, 'checks'], report);
+        return;
+      }
       if (typeof entry === 'string') {
         if (position !== 0) report.error(['vips', index, position], 'a node name may only be the first element of a group (the preferred node)');
         else if (!nodeNames.has(entry)) report.error(['vips', index, position], `preferred node "${entry}" is not in nodes`);
@@ -173,7 +183,13 @@ function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<stri
     if (addresses.length === 0) report.error(['vips', index], 'group has no addresses');
     // vippy sorts each group by ip string; its first ip is the rendezvous key.
     addresses.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
-    return { index, key: addresses[0]?.ip ?? '', ...(preferred === undefined ? {} : { preferred }), addresses };
+    return {
+      index,
+      key: addresses[0]?.ip ?? '',
+      ...(preferred === undefined ? {} : { preferred }),
+      addresses,
+      ...(checks === undefined || checks.length === 0 ? {} : { checks }),
+    };
   });
 }
 
