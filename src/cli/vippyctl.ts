@@ -5,7 +5,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ControlUnreachableError, defaultSocketPath, requestControl } from '../control/client.js';
-import { formatStatus, StatusFormatError } from '../control/format.js';
+import { formatChecks, formatStatus, StatusFormatError } from '../control/format.js';
 
 /** The original's default, then where the packaged systemd unit puts it (packaging/vippyd.service). */
 export const SOCKET_CANDIDATES = [defaultSocketPath, '/run/vippy/vippy.socket'];
@@ -21,6 +21,7 @@ commands:
   status              state of this node and who holds each group
   peers               what this node knows of the others
   arp-cache           the cluster's shared ARP cache
+  checks              health checks: state, since when, passes/fails in a row, last run
   activate [reason]   clear a reason this node is inactive ("administrative" by default)
   deactivate [reason] make this node inactive (for maintenance): its groups move away
   reload              re-read the configuration file (like SIGHUP)
@@ -96,12 +97,12 @@ export async function main(argv: string[], out: Output): Promise<number> {
   }
   if (reply.body === undefined || values.json) {
     out.stdout.write(reply.text.endsWith('\n') ? reply.text : reply.text + '\n');
-  } else if (command === 'status') {
+  } else if (command === 'status' || command === 'checks') {
     try {
-      out.stdout.write(formatStatus(reply.body));
+      out.stdout.write(command === 'status' ? formatStatus(reply.body) : formatChecks(reply.body));
     } catch (err) {
       if (!(err instanceof StatusFormatError)) throw err;
-      out.stderr.write(`vippyctl: cannot show the status: ${err.message}\n`);
+      out.stderr.write(`vippyctl: cannot show the ${command}: ${err.message}\n`);
       return 1;
     }
   } else {

@@ -142,6 +142,47 @@ Fingerprint: nodes compare a SHA-256 of the canonical JSON of the groups (prefer
 \`ip/len\` of each address, in order) and the nodes; interface names and the version are left
 out, so hosts with differently named NICs agree.
 
+## Health checks
+
+\`checks\` names checks; a check covers every group of the node (\`"node": true\`) or the groups
+that name it: a vippy group names its checks in one more element of its array, so the group stays
+in the original format, and a flip system names them in \`checks\`:
+
+\`\`\`json
+"checks": {
+  "haproxy": { "kind": "tcp", "connect": "127.0.0.1:80", "interval": 1, "fall": 2, "rise": 3 },
+  "maintenance": { "kind": "file", "path": "/etc/vippy/maintenance", "node": true }
+},
+"vips": [["node1", { "interface": "eth0", "ip": "192.0.2.10/24" }, { "checks": ["haproxy"] }]]
+\`\`\`
+
+- A run passes or fails; \`fall\` failures in a row make a passing check fail, \`rise\` passes in a
+  row make a failing one pass. Until its first result a check is in its \`initial\` state; the
+  first result alone decides. Runs never overlap; each is bounded by \`timeout\`.
+- *exec*: the argv runs without a shell (a string \`command\` with \`"shell": true\` runs under
+  \`/bin/sh -c\`), in its own process group, killed with the whole group at the timeout, at most 8
+  at a time across all checks; exit 0 passes. A missing program fails the check ("command not
+  found") and vippyd keeps running. The end of its output (512 characters) shows in
+  \`vippyctl checks\`.
+- *tcp*: a connect within the timeout passes. *http*: a GET whose status is in \`status\` (any 2xx
+  when absent) and whose body holds \`body\` (when given) passes.
+- *file* (keepalived's \`track_file\`): absent passes; present fails (the node is in maintenance),
+  unless the file holds the number 0. \`touch\` the file to drain a node, remove it (or write 0) to
+  undo.
+- *process*: a process of that name (\`/proc/PID/comm\`, or the base name of its program) or the
+  PID in \`pidfile\` runs and is not a zombie; read from /proc, no process started.
+- *interface*: the NIC is administratively up, has carrier and is operationally up. It follows the
+  kernel's link events at once (no polling, no rise/fall). An interface that carries VIPs already
+  makes its groups ineligible when it loses carrier, without a check.
+- A failing check makes this node ineligible for the groups it covers: it says so in its next
+  announcement at once and hands them off as a drain does. They come back by the usual
+  \`preempt\` / \`preempt_delay\` rules. \`when_all_fail\` says what happens when every node
+  that could hold a group fails: \`"keep"\` leaves it where it is, \`"release"\` lets nobody hold it.
+- Checks are local to the host, like interface names: they are not part of the fingerprint and are
+  not sent to peers (an adopted config keeps this host's checks for the groups it already had).
+  Changing them needs no new \`version\`: a reload restarts only checks whose definition changed.
+- Durations of checks are seconds in flip files too.
+
 ## flip files
 
 ${table(schemas.flip)}
