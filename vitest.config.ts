@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 // groupOrder makes the groups run one after another.
 export default defineConfig({
   test: {
+    // The second reporter ends a run that skipped the namespace tier with a banner saying why.
+    reporters: ['default', './test/netns-skip-reporter.ts'],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
       { test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: 120_000, sequence: { groupOrder: 0 } } },

@@ -15,8 +15,14 @@
 //   lifetime renews it;
 // - watch() delivers neighbour events in every state (incomplete and failed too, mac "" when the
 //   kernel gives none), but never multicast or NOARP entries;
-// - a FrameSender remembers each interface's MAC after its first frame; a send that fails
-//   forgets it, so a replaced interface is looked up again.
+// - no call waits for the kernel without a deadline: a request or dump that gets no reply within
+//   1 s (kReplyDeadlineMs in native/netlink.h) fails with ETIMEDOUT, syscall naming the request
+//   ("RTM_NEWADDR"), and the message saying the request may have been carried out; the request
+//   socket is then replaced, so a late reply cannot answer a later request;
+// - a FrameSender remembers each interface's name and MAC after its first frame and forgets them
+//   when the kernel reports a change of that link (new MAC, link deleted) or a send fails;
+// - a watcher reports events the kernel dropped as an `overrun` and goes on; any other failure
+//   stops it, reported as a last `failed` event.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -56,6 +56,32 @@ export interface AddressRequest {
   lifetimeSeconds?: number;
 }
 
+/** A host route in a kernel table under a given protocol number (routed announcing). */
+export interface RouteRequest {
+  destination: string;
+  prefixLength: number;
+  /** Output interface name (the route is scope link, no gateway). */
+  interface: string;
+  /** 1 to 2^31-1, not 253-255 (the default, main and local tables). */
+  table: number;
+  /** rtnetlink protocol number, 5 to 255 (0-4 are the kernel's own). */
+  protocol: number;
+  /** RTA_PREFSRC, same family. An IPv4 route with a source is deleted by the kernel with that local address. */
+  source?: string;
+  /** IPv6 only: RTA_EXPIRES. ensureRoute replaces a present route to renew it. */
+  expiresSeconds?: number;
+}
+
+export interface Route {
+  family: Family;
+  destination: string;
+  prefixLength: number;
+  table: number;
+  protocol: number;
+  interface?: string;
+  source?: string;
+}
+
 export type NeighbourState =
   | 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe' | 'failed' | 'noarp' | 'permanent' | 'none';
 
@@ -72,8 +98,13 @@ export type NetEvent =
   | { type: 'link'; action: 'new' | 'delete'; index: number; name: string; mac: string; flags: number; up: boolean; running: boolean; lowerUp: boolean }
   | ({ type: 'address'; action: 'new' | 'delete' } & InterfaceAddress)
   | ({ type: 'neighbour'; action: 'new' | 'delete' } & Neighbour)
-  /** The kernel dropped events (ENOBUFS): re-dump whatever you track. */
-  | { type: 'overrun' };
+  /** The kernel dropped events (ENOBUFS): re-dump whatever you track. The watcher goes on. */
+  | { type: 'overrun' }
+  /**
+   * The watcher has stopped (a receive or poll failure other than dropped events): the last event
+   * it delivers. Nothing more comes; open a new watcher.
+   */
+  | { type: 'failed'; error: NativeError };
 
 export interface Watcher {
   close(): void;
@@ -108,9 +139,28 @@ export interface NativeApi {
   ensureAddress(req: AddressRequest): boolean;
   /** Idempotent delete: returns true when it removed something. */
   ensureNoAddress(req: AddressRequest): boolean;
+  /**
+   * Creates a dummy link (RTM_NEWLINK, IFLA_INFO_KIND "dummy"; "ifb" on kernels without the
+   * dummy driver: it too has no ARP and keeps its carrier) and sets it up; an existing dummy or
+   * ifb link of that name is set up. Another kind of link of that name: NativeError EEXIST
+   * whose extack says which kind.
+   */
+  ensureDummyLink(name: string): { created: boolean; kind: 'dummy' | 'ifb' };
+  /** RTM_DELLINK by name; false when there was no such link. */
+  deleteLink(name: string): boolean;
+  /** Idempotent route add: true when it added the route. */
+  ensureRoute(req: RouteRequest): boolean;
+  /** Idempotent route delete (matches table, destination, protocol, interface): true when it removed one. */
+  ensureNoRoute(req: RouteRequest): boolean;
+  /** Routes with a destination in one table, both families. */
+  listRoutes(table: number): Route[];
   /** Complete neighbour entries only (incomplete, failed and multicast/noarp entries are left out). */
   listNeighbours(family?: Family): Neighbour[];
-  /** One netlink socket (link, IPv4/IPv6 address, neighbour groups) polled on the main loop. */
+  /**
+   * One netlink socket (link, IPv4/IPv6 address, neighbour groups) polled on the main loop. Events
+   * the kernel dropped are reported as an `overrun`; a failure that stops the watcher as a last
+   * `failed` event.
+   */
   watch(onEvents: (events: NetEvent[]) => void): Watcher;
   /** Send-only packet sockets (protocol 0: nothing is queued for reading). */
   openFrameSender(): FrameSender;

@@ -22,6 +22,7 @@ Napi::Error ToJsError(Napi::Env env, const SysError& e) {
   if (!e.iface.empty()) message += " on " + e.iface;
   message += ": " + name + " (" + std::strerror(e.code) + ")";
   if (!e.extack.empty()) message += ": " + e.extack;
+  if (!e.detail.empty()) message += ": " + e.detail;
 
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", name);
@@ -159,6 +160,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitEvents(env, exports);
   InitFrames(env, exports);
   InitSyslog(env, exports);
+  InitRoutes(env, exports);
   return exports;
 }
 

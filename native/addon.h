@@ -84,5 +84,6 @@ void InitNeighbours(Napi::Env env, Napi::Object exports);
 void InitEvents(Napi::Env env, Napi::Object exports);
 void InitFrames(Napi::Env env, Napi::Object exports);
 void InitSyslog(Napi::Env env, Napi::Object exports);
+void InitRoutes(Napi::Env env, Napi::Object exports);
 
 }  // namespace vippy

@@ -104,7 +104,7 @@ NlStatus Change(Napi::Env env, const AddressRequest& req, uint16_t type, SysErro
       message.PutU32(IFA_FLAGS, IFA_F_NODAD);
     }
   }
-  return RequestSocket(env).Request(message);
+  return RequestSocket(env).Request(message, context);
 }
 
 // Applies the change; `tolerated` (EEXIST / EADDRNOTAVAIL) means "already so" and returns false.
@@ -144,11 +144,10 @@ Napi::Value ListAddresses(const Napi::CallbackInfo& info) {
   NlMessage request(RTM_GETADDR, 0);
   request.AddHeader<ifaddrmsg>()->ifa_family =
       static_cast<unsigned char>(RequireFamily(env, info[0], "listAddresses: family"));
-  NlDump dump = RequestSocket(env).Dump(request);
-  if (dump.status.error) throw SysError{dump.status.error, "RTM_GETADDR", "", "", -1, dump.status.extack};
+  std::vector<char> dump = RequestSocket(env).Dump(request, SysError{0, "RTM_GETADDR"});
   InterfaceNames names(env);
   Napi::Array result = Napi::Array::New(env);
-  ForEachMessage(dump.messages.data(), dump.messages.size(), [&](const nlmsghdr* h) {
+  ForEachMessage(dump.data(), dump.size(), [&](const nlmsghdr* h) {
     if (h->nlmsg_type == RTM_NEWADDR) AddressToJs(env, h, names, result);
   });
   return result;

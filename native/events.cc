@@ -1,6 +1,8 @@
 // Events: one netlink socket subscribed to link, neighbour and IPv4/IPv6 address groups,
 // polled with uv_poll on the main loop (no threads). Each wake-up drains what is queued and
-// hands the parsed events to the JS callback in one call.
+// hands the parsed events to the JS callback in one call. Lost events are reported as an
+// 'overrun' and watching goes on; any other failure stops the watcher for good and is reported
+// as a last 'failed' event, so it can neither spin nor go quiet unannounced.
 #include <linux/rtnetlink.h>
 #include <uv.h>
 
@@ -33,10 +35,17 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     Guarded(env, [&] { socket_.Open(kGroups, kReceiveBuffer); });
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "watch: no event loop");
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    int rc = uv_poll_init(loop, poll_, socket_.fd());
-    if (rc == 0) rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
+    auto* poll = new uv_poll_t;
+    poll->data = this;
+    int rc = uv_poll_init(loop, poll, socket_.fd());
+    if (rc != 0) {
+      // Never initialised: libuv does not know the handle, so it is freed here, not uv_close()d.
+      delete poll;
+      socket_.Close();
+      throw ToJsError(env, SysError{-rc, "uv_poll_init"});
+    }
+    poll_ = poll;
+    rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
     if (rc != 0) {
       StopPolling();
       throw ToJsError(env, SysError{-rc, "uv_poll_start"});
@@ -45,18 +54,24 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     context_ = std::make_unique<Napi::AsyncContext>(env, "vippy.watch");
     // An open watcher keeps delivering even when JS drops its last reference to it.
     Napi::ObjectWrap<Watcher>::Ref();
+    open_ = true;
   }
 
   ~Watcher() override { StopPolling(); }
 
  private:
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    if (poll_) {
-      StopPolling();
-      callback_.Reset();
-      Napi::ObjectWrap<Watcher>::Unref();
-    }
+    Shutdown();
     return info.Env().Undefined();
+  }
+
+  // Closed for good: no more callbacks, and the JS object may be collected.
+  void Shutdown() {
+    if (!open_) return;
+    open_ = false;
+    StopPolling();
+    callback_.Reset();
+    Napi::ObjectWrap<Watcher>::Unref();
   }
 
   Napi::Value Unref(const Napi::CallbackInfo& info) {
@@ -78,43 +93,68 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   }
 
   static void OnReadable(uv_poll_t* handle, int status, int) {
-    auto* self = static_cast<Watcher*>(handle->data);
-    self->Deliver(status < 0 ? -status : 0);
+    static_cast<Watcher*>(handle->data)->Deliver(status);
   }
 
-  void Deliver(int pollError) {
+  // pollStatus < 0: libuv saw POLLERR and has already stopped the handle (it passes UV_EBADF
+  // whatever the cause). On a netlink socket the cause is the kernel's ENOBUFS (events dropped),
+  // which the next recv returns and clears: the queued events are read, an overrun is reported
+  // and polling resumes. A poll error with no such cause, or any other receive failure, stops
+  // the watcher and ends the batch with a 'failed' event.
+  void Deliver(int pollStatus) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     Napi::Array events = Napi::Array::New(env);
     uint32_t count = 0;
-    auto overrun = [&] {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("type", "overrun");
-      events.Set(count++, o);
-    };
-    if (pollError) overrun();
+    bool overran = false;
+    SysError failure;  // code 0: none
     InterfaceNames names(env);
-    for (int i = 0; i < kReadsPerWake && !pollError; i++) {
+    for (int i = 0; i < kReadsPerWake; i++) {
       ssize_t length = socket_.Receive(MSG_DONTWAIT);
       if (length == -EAGAIN) break;
-      if (length < 0) {
-        // ENOBUFS: the kernel dropped events. Any other failure also loses events: same remedy.
-        overrun();
-        if (length != -ENOBUFS) break;
+      if (length == -ENOBUFS || length == -EMSGSIZE) {
+        // The kernel dropped events (or one did not fit the buffer): the reader must re-dump.
+        if (!overran) {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("type", "overrun");
+          events.Set(count++, o);
+        }
+        overran = true;
         continue;
+      }
+      if (length < 0) {
+        failure = SysError{static_cast<int>(-length), "recv", "", "", -1, "", "the event watcher has stopped"};
+        break;
       }
       ForEachMessage(socket_.data(), static_cast<size_t>(length), [&](const nlmsghdr* h) {
         Napi::Object event = Parse(env, h, names);
         if (!event.IsEmpty()) events.Set(count++, event);
       });
     }
-    if (count == 0) return;
-    try {
-      callback_.MakeCallback(Value(), {events}, *context_);
-    } catch (const Napi::Error& e) {
-      // No JS frame to return to: hand it to the process like any uncaught exception.
-      napi_fatal_exception(env, e.Value());
+    if (pollStatus < 0 && failure.code == 0) {
+      if (!overran) {
+        failure = SysError{-pollStatus, "uv_poll", "", "", -1, "",
+                           "poll reported an error that the socket did not explain; the event watcher has stopped"};
+      } else if (int rc = uv_poll_start(poll_, UV_READABLE, OnReadable); rc != 0) {
+        failure = SysError{-rc, "uv_poll_start", "", "", -1, "", "the event watcher has stopped"};
+      }
     }
+    if (failure.code != 0) {
+      StopPolling();  // before the callback: nothing more is read, whatever JS does
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("type", "failed");
+      o.Set("error", ToJsError(env, failure).Value());
+      events.Set(count++, o);
+    }
+    if (count > 0) {
+      try {
+        callback_.MakeCallback(Value(), {events}, *context_);
+      } catch (const Napi::Error& e) {
+        // No JS frame to return to: hand it to the process like any uncaught exception.
+        napi_fatal_exception(env, e.Value());
+      }
+    }
+    if (failure.code != 0) Shutdown();
   }
 
   static Napi::Object Parse(Napi::Env env, const nlmsghdr* h, InterfaceNames& names) {
@@ -149,6 +189,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 
   NetlinkSocket socket_;
   uv_poll_t* poll_ = nullptr;
+  bool open_ = false;  // between construction and close() (or a failure)
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> context_;
 };

@@ -1,7 +1,10 @@
 // Frames: gratuitous ARP (request and reply forms), unicast ARP replies and IPv6 unsolicited
 // neighbour advertisements, sent through one AF_PACKET SOCK_DGRAM socket (the kernel writes
 // the Ethernet header). Protocol 0 binds the socket to no ethertype, so nothing is ever queued
-// for reading on it.
+// for reading on it. The sender's MAC and interface name are remembered per interface index and
+// forgotten when the kernel reports a change of that link (a new address after `ip link set
+// address` or a bond failover, a link deleted): a netlink socket subscribed to link events is
+// read, without waiting, before each frame.
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -13,6 +16,8 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
+
+#include <linux/rtnetlink.h>
 
 #include "addon.h"
 #include "links.h"
@@ -89,6 +94,13 @@ class FrameSender : public Napi::ObjectWrap<FrameSender> {
   explicit FrameSender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FrameSender>(info) {
     fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw ToJsError(info.Env(), SysError{errno, "socket(AF_PACKET)"});
+    // Subscribed before the first lookup, so no change after a lookup can go unseen.
+    try {
+      linkEvents_.Open(RTMGRP_LINK);
+    } catch (const SysError& e) {
+      CloseSocket();  // a constructor that throws gets no destructor call
+      throw ToJsError(info.Env(), e);
+    }
   }
 
   ~FrameSender() override { CloseSocket(); }
@@ -161,16 +173,40 @@ class FrameSender : public Napi::ObjectWrap<FrameSender> {
   void CloseSocket() {
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
+    linkEvents_.Close();
+    links_.clear();
   }
 
-  // The interface's name and MAC, looked up once per index: a frame costs one sendto.
+  // Drops the remembered links the kernel has reported a change of since the last frame.
+  void ForgetChangedLinks() {
+    if (!linkEvents_.isOpen()) return;
+    for (;;) {
+      ssize_t length = linkEvents_.Receive(MSG_DONTWAIT);
+      if (length == -EAGAIN) return;
+      if (length < 0) {
+        // Events were lost (ENOBUFS after a burst of link changes): any link may have changed.
+        links_.clear();
+        if (length == -ENOBUFS || length == -EMSGSIZE) continue;
+        return;
+      }
+      ForEachMessage(linkEvents_.data(), static_cast<size_t>(length), [&](const nlmsghdr* h) {
+        if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK) {
+          links_.erase(static_cast<const ifinfomsg*>(NLMSG_DATA(h))->ifi_index);
+        }
+      });
+    }
+  }
+
+  // The interface's name and MAC, looked up once per index and kept until the link changes: a
+  // frame costs one sendto and one recv that finds nothing.
   const Link& OwnLink(Napi::Env env, int index, const IpAddress& ip) {
+    ForgetChangedLinks();
     auto found = links_.find(index);
     if (found != links_.end()) return found->second;
     for (const LinkInfo& info : DumpLinks(RequestSocket(env))) {
       if (info.index != index) continue;
       if (info.mac.size() != 6) {
-        throw SysError{EOPNOTSUPP, "RTM_GETLINK", info.name, FormatIp(ip.family, ip.bytes), -1,
+        throw SysError{EOPNOTSUPP, "RTM_GETLINK", info.name, FormatIp(ip.family, ip.bytes), -1, "",
                        "the interface has no Ethernet address"};
       }
       Link link{info.name, {}};
@@ -200,7 +236,7 @@ class FrameSender : public Napi::ObjectWrap<FrameSender> {
     SysError failure{0, "sendto", link.name, FormatIp(ip.family, ip.bytes)};
     if (fd_ < 0) {
       failure.code = EBADF;
-      failure.extack = "the frame sender is closed";
+      failure.detail = "the frame sender is closed";
       throw failure;
     }
     sockaddr_ll to{};
@@ -219,6 +255,7 @@ class FrameSender : public Napi::ObjectWrap<FrameSender> {
   }
 
   int fd_ = -1;
+  NetlinkSocket linkEvents_;
   std::unordered_map<int, Link> links_;
 };
 

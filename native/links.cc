@@ -31,10 +31,9 @@ LinkInfo ParseLink(const nlmsghdr* h) {
 std::vector<LinkInfo> DumpLinks(NetlinkSocket& socket) {
   NlMessage request(RTM_GETLINK, 0);
   request.AddHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
-  NlDump dump = socket.Dump(request);
-  if (dump.status.error) throw SysError{dump.status.error, "RTM_GETLINK", "", "", -1, dump.status.extack};
+  std::vector<char> dump = socket.Dump(request, SysError{0, "RTM_GETLINK"});
   std::vector<LinkInfo> links;
-  ForEachMessage(dump.messages.data(), dump.messages.size(), [&](const nlmsghdr* h) {
+  ForEachMessage(dump.data(), dump.size(), [&](const nlmsghdr* h) {
     if (h->nlmsg_type == RTM_NEWLINK) links.push_back(ParseLink(h));
   });
   return links;

@@ -32,11 +32,10 @@ Napi::Value ListNeighbours(const Napi::CallbackInfo& info) {
   NlMessage request(RTM_GETNEIGH, 0);
   request.AddHeader<ndmsg>()->ndm_family =
       static_cast<unsigned char>(RequireFamily(env, info[0], "listNeighbours: family"));
-  NlDump dump = RequestSocket(env).Dump(request);
-  if (dump.status.error) throw SysError{dump.status.error, "RTM_GETNEIGH", "", "", -1, dump.status.extack};
+  std::vector<char> dump = RequestSocket(env).Dump(request, SysError{0, "RTM_GETNEIGH"});
   InterfaceNames names(env);
   Napi::Array result = Napi::Array::New(env);
-  ForEachMessage(dump.messages.data(), dump.messages.size(), [&](const nlmsghdr* h) {
+  ForEachMessage(dump.data(), dump.size(), [&](const nlmsghdr* h) {
     if (h->nlmsg_type == RTM_NEWNEIGH) NeighbourToJs(env, h, names, true, result);
   });
   return result;

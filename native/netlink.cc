@@ -1,9 +1,12 @@
 #include "netlink.h"
 
 #include <linux/netlink.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -28,6 +31,12 @@ std::string ExtackOf(const nlmsghdr* h) {
   ParseAttributes(table, NLMSGERR_ATTR_MAX, reinterpret_cast<const rtattr*>(reinterpret_cast<const char*>(h) + offset),
                   static_cast<int>(h->nlmsg_len - offset));
   return table[NLMSGERR_ATTR_MSG] ? AttrString(table[NLMSGERR_ATTR_MSG]) : "";
+}
+
+int64_t MonotonicMs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
 }
 
 NlStatus StatusOf(const nlmsghdr* h) {
@@ -88,15 +97,29 @@ void NetlinkSocket::Open(uint32_t groups, int receiveBuffer) {
 
 ssize_t NetlinkSocket::Receive(int flags) {
   for (;;) {
-    ssize_t n = recv(fd_, buffer_.data(), buffer_.size(), flags | MSG_TRUNC);
+    sockaddr_nl from{};
+    socklen_t fromLength = sizeof from;
+    ssize_t n = recvfrom(fd_, buffer_.data(), buffer_.size(), flags | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from),
+                         &fromLength);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -errno;
     if (static_cast<size_t>(n) > buffer_.size()) return -EMSGSIZE;
+    if (from.nl_pid != 0) continue;  // not the kernel
     return n;
   }
 }
 
-void NetlinkSocket::Send(NlMessage& message, uint16_t extraFlags) {
+void NetlinkSocket::Fail(const SysError& asked, int code, const std::string& detail) {
+  // Whatever was in flight may still be answered (or a dump may still be running): a fresh
+  // socket for the next request rather than replies that belong to this one.
+  Close();
+  SysError error = asked;
+  error.code = code;
+  error.detail = detail;
+  throw error;
+}
+
+void NetlinkSocket::Send(NlMessage& message, uint16_t extraFlags, const SysError& asked) {
   if (fd_ < 0) Open(0);
   nlmsghdr* h = message.header();
   h->nlmsg_flags |= extraFlags;
@@ -105,16 +128,33 @@ void NetlinkSocket::Send(NlMessage& message, uint16_t extraFlags) {
   kernel.nl_family = AF_NETLINK;
   for (;;) {
     if (sendto(fd_, h, h->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) >= 0) return;
-    if (errno != EINTR) throw SysError{errno, "sendto"};
+    if (errno != EINTR) Fail(asked, errno, "sendto failed");
   }
 }
 
-NlStatus NetlinkSocket::Request(NlMessage& message) {
-  Send(message, NLM_F_ACK);
-  uint32_t sequence = message.header()->nlmsg_seq;
+size_t NetlinkSocket::ReceiveReply(int64_t deadline, const SysError& asked) {
   for (;;) {
-    ssize_t n = Receive(0);
-    if (n < 0) throw SysError{static_cast<int>(-n), "recv"};
+    ssize_t n = Receive(MSG_DONTWAIT);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (n != -EAGAIN) Fail(asked, static_cast<int>(-n), "recv failed");
+    // Polled with what is left, 0 once the deadline has passed: a reply already queued is still
+    // taken, so a process that was not scheduled for a while does not time out on its own delay.
+    pollfd readable{fd_, POLLIN, 0};
+    int ready = poll(&readable, 1, static_cast<int>(std::max<int64_t>(0, deadline - MonotonicMs())));
+    if (ready < 0 && errno != EINTR) Fail(asked, errno, "poll failed");
+    if (ready == 0) {
+      Fail(asked, ETIMEDOUT, "no reply from the kernel within " + std::to_string(kReplyDeadlineMs) +
+                                 " ms; the request may have been carried out");
+    }
+  }
+}
+
+NlStatus NetlinkSocket::Request(NlMessage& message, const SysError& asked) {
+  Send(message, NLM_F_ACK, asked);
+  uint32_t sequence = message.header()->nlmsg_seq;
+  int64_t deadline = MonotonicMs() + kReplyDeadlineMs;
+  for (;;) {
+    size_t n = ReceiveReply(deadline, asked);
     bool done = false;
     NlStatus status;
     ForEachMessage(buffer_.data(), n, [&](const nlmsghdr* h) {
@@ -127,34 +167,44 @@ NlStatus NetlinkSocket::Request(NlMessage& message) {
   }
 }
 
-NlDump NetlinkSocket::Dump(NlMessage& message) {
-  NlDump result;
+std::vector<char> NetlinkSocket::Dump(NlMessage& message, const SysError& asked) {
+  std::vector<char> messages;
   for (int attempt = 0; attempt < kDumpAttempts; attempt++) {
-    Send(message, NLM_F_DUMP);
+    Send(message, NLM_F_DUMP, asked);
     uint32_t sequence = message.header()->nlmsg_seq;
-    result.messages.clear();
+    // Each part of a dump gets the full deadline: the kernel queues the next one while the
+    // previous is being read, so only a dump that stopped answering runs into it.
+    messages.clear();
     bool done = false, interrupted = false;
+    NlStatus status;
     while (!done) {
-      ssize_t n = Receive(0);
-      if (n < 0) throw SysError{static_cast<int>(-n), "recv"};
+      size_t n = ReceiveReply(MonotonicMs() + kReplyDeadlineMs, asked);
       ForEachMessage(buffer_.data(), n, [&](const nlmsghdr* h) {
         if (done || h->nlmsg_seq != sequence) return;
         if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
         if (h->nlmsg_type == NLMSG_DONE) {
           done = true;
         } else if (h->nlmsg_type == NLMSG_ERROR) {
-          result.status = StatusOf(h);
+          status = StatusOf(h);
           done = true;
         } else {
           auto* bytes = reinterpret_cast<const char*>(h);
-          result.messages.insert(result.messages.end(), bytes, bytes + NLMSG_ALIGN(h->nlmsg_len));
+          messages.insert(messages.end(), bytes, bytes + NLMSG_ALIGN(h->nlmsg_len));
         }
       });
     }
-    if (!interrupted || result.status.error) return result;
+    if (status.error) {
+      SysError error = asked;
+      error.code = status.error;
+      error.extack = status.extack;
+      throw error;
+    }
+    if (!interrupted) return messages;
   }
-  result.status = NlStatus{EINTR, "the table kept changing during the dump"};
-  return result;
+  SysError error = asked;
+  error.code = EINTR;
+  error.detail = "the table changed during each of " + std::to_string(kDumpAttempts) + " dumps";
+  throw error;
 }
 
 void ParseAttributes(const rtattr** table, int maxType, const rtattr* first, int length) {

@@ -1,5 +1,7 @@
 // Hand-rolled rtnetlink: a socket with extended ACKs, a request/ACK loop, a dump loop that
 // retries when the kernel flags the dump as interrupted, and attribute helpers. No N-API here.
+// Every wait for the kernel has a deadline (kReplyDeadlineMs): an unanswered request fails with
+// ETIMEDOUT instead of holding the caller (the main thread) forever.
 #pragma once
 
 #include <linux/netlink.h>
@@ -13,15 +15,20 @@
 
 namespace vippy {
 
+// How long a request or dump waits for the kernel's next reply. The kernel handles rtnetlink
+// requests inside sendto() and queues each dump part inside the recv() before it, so a reply
+// that is not there at once is not coming: the deadline only has to outlast scheduling delays.
+constexpr int kReplyDeadlineMs = 1000;
+
 // A failed system call or netlink request. Plain C++ so that this layer stays free of N-API;
 // Guarded() (addon.h) turns it into a JS Error carrying code, errno, syscall, interface,
 // address and extack.
 struct SysError {
   SysError() = default;
   SysError(int code, std::string syscall, std::string iface = "", std::string address = "", int prefixLength = -1,
-           std::string extack = "")
+           std::string extack = "", std::string detail = "")
       : code(code), syscall(std::move(syscall)), iface(std::move(iface)), address(std::move(address)),
-        prefixLength(prefixLength), extack(std::move(extack)) {}
+        prefixLength(prefixLength), extack(std::move(extack)), detail(std::move(detail)) {}
 
   int code = 0;            // positive errno
   std::string syscall;     // "RTM_NEWADDR", "sendto", ...
@@ -29,6 +36,7 @@ struct SysError {
   std::string address;     // "" when not about one address
   int prefixLength = -1;   // shown as address/prefix in the message when >= 0
   std::string extack;      // the kernel's extended-ACK message
+  std::string detail;      // the addon's own explanation (which socket call failed, ...), message only
 };
 
 // One request message under construction: nlmsghdr + a fixed family header + attributes.
@@ -56,11 +64,6 @@ struct NlStatus {
   std::string extack;
 };
 
-struct NlDump {
-  NlStatus status;
-  std::vector<char> messages;  // the reply messages of one consistent dump, back to back
-};
-
 class NetlinkSocket {
  public:
   NetlinkSocket() = default;
@@ -75,18 +78,29 @@ class NetlinkSocket {
   int fd() const { return fd_; }
   void Close();
 
-  // Sends with NLM_F_ACK and waits for the matching ACK. Socket failures throw SysError.
-  NlStatus Request(NlMessage& message);
+  // Sends with NLM_F_ACK and waits for the matching ACK; returns the kernel's answer (0 or its
+  // errno and extack). A failed send or receive, or no ACK within kReplyDeadlineMs, throws
+  // `asked` (what the request was, for the message) with code and detail set, and closes the
+  // socket so that a late reply cannot be taken for the next request's; the next request opens
+  // a fresh one.
+  NlStatus Request(NlMessage& message, const SysError& asked);
   // Sends with NLM_F_DUMP and collects the replies, redoing the dump when the kernel sets
-  // NLM_F_DUMP_INTR (the table changed under it). Socket failures throw SysError.
-  NlDump Dump(NlMessage& message);
+  // NLM_F_DUMP_INTR (the table changed under it), at most kDumpAttempts times. Every failure
+  // throws `asked`: the kernel's NACK (with its extack), the table changing on every attempt
+  // (EINTR), and the socket failures and deadline of Request.
+  std::vector<char> Dump(NlMessage& message, const SysError& asked);
 
   // One recv into the internal buffer; returns the length, or -errno (EAGAIN, ENOBUFS, ...).
+  // Datagrams from anyone but the kernel (a privileged process may unicast to our port id) are
+  // skipped.
   ssize_t Receive(int flags);
   const char* data() const { return buffer_.data(); }
 
  private:
-  void Send(NlMessage& message, uint16_t extraFlags);
+  void Send(NlMessage& message, uint16_t extraFlags, const SysError& asked);
+  // Receive() for a request or dump: waits at most until `deadline` (CLOCK_MONOTONIC, ms).
+  size_t ReceiveReply(int64_t deadline, const SysError& asked);
+  [[noreturn]] void Fail(const SysError& asked, int code, const std::string& detail);
   int fd_ = -1;
   uint32_t sequence_ = 0;
   std::vector<char> buffer_;

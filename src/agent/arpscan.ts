@@ -66,7 +66,7 @@ export class ArpScanner {
   /** Neighbour events (or an overrun) schedule a scan once they have been quiet for debounceMs. */
   onNetEvents(events: readonly NetEvent[]): void {
     if (!this.timer) return;
-    if (!events.some((e) => e.type === 'overrun' || (e.type === 'neighbour' && e.family === 4))) return;
+    if (!events.some((e) => e.type === 'overrun' || e.type === 'failed' || (e.type === 'neighbour' && e.family === 4))) return;
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => this.scan(false), this.debounceMs);
   }

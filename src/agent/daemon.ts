@@ -3,6 +3,7 @@
 // notifier and the facades plugins listen to. Everything here is plumbing; decisions are core's.
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { RemoteInfo } from 'node:dgram';
 import { native } from '../../bindings/index.js';
@@ -15,13 +16,13 @@ import {
   transferDocument,
   vippyStatusConfig,
 } from '../config/index.js';
-import type { ClusterConfig, SyslogLevel } from '../config/model.js';
+import type { ClusterConfig, SyslogLevel, VipAddress } from '../config/model.js';
 import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
 import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
-import { statusBody, statusOwnership, type CheckStatusBody, type PeerStatus, type Status } from '../control/status.js';
+import { statusBody, statusOwnership, type AnnounceStatus, type CheckStatusBody, type PeerStatus, type Status } from '../control/status.js';
 import { createMetrics, startMetricsServer, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
 import { createLogger, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
@@ -30,14 +31,16 @@ import { Reconciler } from './reconciler.js';
 import { Notifier } from './notifier.js';
 import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
-import { VippyConfig, VippyManager, VippyNetwork, vippyIface, type DaemonView } from './facades.js';
+import { VippyConfig, VippyManager, VippyNetwork, ignoreReason, vippyAnnouncement, vippyIface, type DaemonView } from './facades.js';
+import { addressRequest } from './reconciler.js';
 import { describeError } from './logger.js';
 import { CheckRunner, type CheckChange } from './checks/runner.js';
 import { missingCapabilities, missingCapabilitiesMessage, secretFileWarning } from './privileges.js';
 
 export interface DaemonOptions {
   configPath: string;
-  node: string;
+  /** Absent: a flip file's `id`, else the host name. */
+  node?: string;
   plugins: string[];
 }
 
@@ -104,14 +107,13 @@ class Daemon implements DaemonView {
   private dispatching = false;
   private readonly rejectionLog = new Map<string, { since: number; suppressed: number }>();
   private readonly stats = { ignore: 0, sendAnnounce: 0, recvAnnounce: 0, stateChanges: 0 };
-  private ownershipMap: Ownership = {};
   /** Each check's last verdict (metrics count changes of it). */
   private readonly checkVerdicts = new Map<string, boolean>();
   private readonly events: { config: VippyConfig; manager: VippyManager; network: VippyNetwork };
 
   constructor(private readonly options: DaemonOptions) {
     const { config, warnings } = loadOrExplain(options.configPath);
-    this.self = options.node;
+    this.self = options.node ?? config.localNode ?? os.hostname();
     if (!config.nodes.some((n) => n.name === this.self)) {
       throw new StartupError(
         `node "${this.self}" is not in this configuration (nodes: ${config.nodes.map((n) => n.name).join(', ')}); use -n NODE`,
@@ -126,7 +128,8 @@ class Daemon implements DaemonView {
 
     this.codec = this.makeCodec(config);
     this.state = createNode({ self: this.self, config, now: monotonic() });
-    this.events = { config: new VippyConfig(this), manager: new VippyManager(this), network: new VippyNetwork() };
+    // The original's order: the config's plugins, then -p.
+    this.events = { config: new VippyConfig(this, [...config.plugins, ...options.plugins]), manager: new VippyManager(this), network: new VippyNetwork(this) };
     this.reconciler = new Reconciler({
       native,
       config: withoutScriptedAddresses(config),
@@ -188,12 +191,19 @@ class Daemon implements DaemonView {
       throw new StartupError(describeError(err));
     }
 
+    // Routed groups are plumbed on vippyd's dummy link: it must exist before anything is plumbed.
+    const linkError = this.reconciler.prepare();
+    if (linkError !== undefined) {
+      await Promise.allSettled([this.control.close(), this.metricsServer?.close(), this.chat.close()]);
+      throw new StartupError(linkError);
+    }
     // Subscribe before the first dump so no change falls between them.
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
     this.reconciler.apply([]);
-    // flip's start-up clean-up: the scripts release every point this node may hold until core assigns it.
-    for (const point of scriptedPoints(config, this.self)) this.scripts.want(point, 'down');
+    // flip's start-up clean-up (unless remove_on_start): `down` for every point; within the
+    // system's delay, the first plan's alive scripts replace it for the points assigned here.
+    for (const point of scriptedPoints(config, this.self)) if (!point.system.removeOnStart) this.scripts.want(point, 'down');
     this.arpScanner.start();
     this.checks.setChecks(config.checks ?? []);
     this.recheckTimer = setInterval(() => this.recheck(), RECHECK_MS);
@@ -212,7 +222,7 @@ class Daemon implements DaemonView {
     this.dispatch({ type: 'tick' });
 
     try {
-      await loadPlugins(this.options.plugins.concat(config.plugins), this.events, this.logger);
+      await loadPlugins([...this.events.config.plugins()], this.events, this.logger);
     } catch (err) {
       this.logger.err({ event: 'plugin-error', err: describeError(err) }, describeError(err));
       await this.stop(1);
@@ -264,7 +274,9 @@ class Daemon implements DaemonView {
         this.chat?.send(datagram);
         this.stats.sendAnnounce++;
         this.metrics.announcementsSent.inc();
-        this.emit(this.events.config, 'send-announce', action.announcement);
+        if (this.events.config.listenerCount('send-announce') > 0) {
+          this.emit(this.events.config, 'send-announce', vippyAnnouncement(this.current, action.announcement, this.nodeArpTable(this.self)));
+        }
         return;
       }
       case 'plumb':
@@ -291,8 +303,7 @@ class Daemon implements DaemonView {
         return this.adopt(action.config, action.from);
       case 'state-change':
         this.stats.stateChanges++;
-        this.ownershipMap = action.ownership;
-        this.emit(this.events.manager, 'state-change', action.ownership, action.previous);
+        this.emit(this.events.manager, 'state-change', this.events.manager.groupsOf(action.ownership), this.events.manager.groupsOf(action.previous));
         return;
       case 'log':
         this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
@@ -408,7 +419,9 @@ class Daemon implements DaemonView {
       this.metrics.announcementsRejected.inc({ reason: decoded.reason });
       // The detail is formatted on reading: only for a log line or a listener, not for every datagram of a flood.
       this.logRejection(decoded, source);
-      if (this.events.config.listenerCount('ignore') > 0) this.emit(this.events.config, 'ignore', decoded.reason, decoded.detail, rinfo);
+      if (this.events.config.listenerCount('ignore') > 0) {
+        this.emit(this.events.config, 'ignore', ignoreReason(decoded.reason), { reason: decoded.reason, detail: decoded.detail }, rinfo);
+      }
       return;
     }
     switch (decoded.kind) {
@@ -418,7 +431,9 @@ class Daemon implements DaemonView {
         if (!decoded.latest) return;
         this.stats.recvAnnounce++;
         this.metrics.announcementsReceived.inc();
-        this.emit(this.events.config, 'recv-announce', decoded.announcement, rinfo);
+        if (this.events.config.listenerCount('recv-announce') > 0) {
+          this.emit(this.events.config, 'recv-announce', vippyAnnouncement(this.current, decoded.announcement, this.nodeArpTable(decoded.sender)), rinfo);
+        }
         this.dispatch({ type: 'announcement', from: decoded.sender, announcement: decoded.announcement });
         return;
       case 'config': {
@@ -457,7 +472,13 @@ class Daemon implements DaemonView {
 
   private onNetEvents(events: NetEvent[]): void {
     if (this.stopping) return;
-    if (events.some((e) => e.type === 'overrun')) {
+    const failed = events.find((e) => e.type === 'failed');
+    if (failed) {
+      // The watcher has stopped: a new one, and a re-read of what may have changed meanwhile.
+      this.logger.err({ event: 'netlink-watch-failed', err: describeError(failed.error) }, `netlink events stopped (${describeError(failed.error)}); watching again`);
+      this.watcher = native.watch((next) => this.onNetEvents(next));
+      this.recheck();
+    } else if (events.some((e) => e.type === 'overrun')) {
       this.logger.warning({ event: 'netlink-overrun' }, 'netlink events were dropped; re-reading the kernel state');
       this.recheck();
     } else {
@@ -553,10 +574,12 @@ class Daemon implements DaemonView {
   private async stop(code: number): Promise<void> {
     if (this.stopping) return;
     const deadline = setTimeout(() => this.resolveFinished(code), STOP_DEADLINE_MS);
+    // flip's remove_on_failure: false leaves everything in place and says nothing.
+    const release = this.current.releaseOnStop !== false;
     // Stopping first: the releases core asks for are not fed back as apply-results, so the leaving
     // announcement goes out right after them.
     this.stopping = true;
-    this.dispatch({ type: 'stop' });
+    if (release) this.dispatch({ type: 'stop' });
     this.emit(this.events.config, 'stop');
     clearTimeout(this.wakeTimer);
     clearInterval(this.recheckTimer);
@@ -565,10 +588,10 @@ class Daemon implements DaemonView {
     this.notifier.close();
     this.watcher?.close();
     // Anything core did not release (e.g. a failed release) goes too: nothing is left behind.
-    for (const result of this.reconciler.releaseAll()) {
+    for (const result of release ? this.reconciler.releaseAll() : []) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
-    await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop()]);
+    await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop(release)]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
     clearTimeout(deadline);
     this.resolveFinished(code);
@@ -589,12 +612,37 @@ class Daemon implements DaemonView {
     this.dispatch({ type: 'health', reason, ok });
   }
 
+  /** The placement of the last step, as the original's manager kept the map of its last solve. */
   ownership(): Ownership {
-    return this.ownershipMap;
+    return coreStatus(this.state).ownership;
   }
 
   arpCache(): ArpEntry[] {
     return arpCache(this.state);
+  }
+
+  nodeArpTable(node: string): ArpEntry[] {
+    const table = node === this.self ? this.state.arp.local : this.state.arp.peers.get(node)?.table;
+    return [...(table ?? [])].map(([ip, mac]) => ({ ip, mac }));
+  }
+
+  generation(): number {
+    return Date.now() - (monotonic() - this.state.configChangedAt);
+  }
+
+  setAddress(address: VipAddress, up: boolean): { ok: boolean; error?: string } {
+    try {
+      const request = addressRequest(address);
+      if (up) native.ensureAddress(request);
+      else native.ensureNoAddress(request);
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: describeError(err) };
+    }
+  }
+
+  shutdown(): void {
+    void this.stop(0);
   }
 
   log(level: SyslogLevel, message: string): void {
@@ -684,8 +732,26 @@ class Daemon implements DaemonView {
       peers: this.peerStatus(),
       held: s.held,
       ...(this.current.systems?.some((system) => system.alive) ? { scripts: this.scripts.status() } : {}),
+      ...this.announceStatus(),
       ...((this.current.checks ?? []).length > 0 ? { checks: this.checkStatus() } : {}),
     });
+  }
+
+  private announceStatus(): { announce?: AnnounceStatus } {
+    const routed = this.current.routed;
+    if (routed === undefined || !this.current.groups.some((group) => group.announce === 'routed')) return {};
+    return {
+      announce: {
+        interface: routed.interface,
+        table: routed.table ?? null,
+        protocol: routed.protocol,
+        groups: this.current.groups.map((group) => ({
+          group: group.index,
+          mode: group.announce ?? 'l2',
+          announced: this.reconciler.announced(group.index),
+        })),
+      },
+    };
   }
 }
 

@@ -130,6 +130,8 @@ export class Notifier {
    * round of gratuitous frames, leaving a running job alone.
    */
   announce(group: VipGroup, reason: NotifyReason, targets: readonly NotifyHit[] = []): void {
+    // A routed group's routers learn of it from the host's routing daemon: no ARP/NA at all.
+    if (group.announce === 'routed') return;
     const plumbed = this.resolve(group);
     if (reason === 'refresh') {
       this.round(plumbed, 'request');

@@ -6,9 +6,15 @@
 // Leases (timing.leaseSeconds > 0): held addresses carry a kernel lifetime that is renewed on
 // every check() and on a timer well inside the lease, so the addresses of a killed or frozen
 // daemon expire by themselves instead of staying on two hosts after a peer takes over.
+//
+// Routed groups (docs/routed.md): the addresses go on the dummy link vippyd owns (announce.interface,
+// created by prepare()) as host addresses, and with announce.table also as routes in that table
+// under vippyd's protocol number; the host's routing daemon exports either. An IPv4 route names
+// its address as source, so the kernel deletes it with the address when a lease runs out; an
+// IPv6 route carries the lease as its own expiry.
 
 import ipaddr from 'ipaddr.js';
-import type { AddressRequest, InterfaceAddress, NativeApi, NetEvent, NetInterface } from '../../bindings/types.js';
+import type { AddressRequest, InterfaceAddress, NativeApi, NetEvent, NetInterface, RouteRequest } from '../../bindings/types.js';
 import type { ClusterConfig, VipAddress, VipGroup } from '../config/model.js';
 import { describeError, type AgentLogger } from './logger.js';
 
@@ -41,7 +47,10 @@ export interface CarrierState {
   up: boolean;
 }
 
-export type ReconcilerNative = Pick<NativeApi, 'listInterfaces' | 'listAddresses' | 'ensureAddress' | 'ensureNoAddress'>;
+export type ReconcilerNative = Pick<
+  NativeApi,
+  'listInterfaces' | 'listAddresses' | 'ensureAddress' | 'ensureNoAddress' | 'ensureDummyLink' | 'ensureRoute' | 'ensureNoRoute' | 'listRoutes'
+>;
 
 export interface ReconcilerOptions {
   native: ReconcilerNative;
@@ -83,6 +92,8 @@ export function addressKey(ifname: string, ip: string, prefixLength: number): st
 }
 
 const vipKey = (a: VipAddress) => addressKey(a.interface, a.ip, a.prefixLength);
+const routeKey = (ip: string, prefixLength: number) => `${ipaddr.parse(ip).toString()}/${prefixLength}`;
+const isRouted = (group: VipGroup) => group.announce === 'routed';
 
 /** Renew at least three times per lease (so two late renewals in a row still keep it) and once a second. */
 export function renewalPeriodMs(leaseSeconds: number): number {
@@ -119,20 +130,24 @@ export class Reconciler {
     if (!group) return { group: index, held: true, ok: false, error: `no group ${index} in the config` };
     this.decided = true;
     const added: AddressRequest[] = [];
+    const addedRoutes: RouteRequest[] = [];
     for (const vip of group.addresses) {
       const req = this.request(vip);
+      const route = this.routeRequest(group, vip);
       try {
         if (this.native.ensureAddress(req)) added.push(req);
+        // After the address: an IPv4 route's source must be local already.
+        if (route !== undefined && this.native.ensureRoute(route)) addedRoutes.push(route);
       } catch (err) {
-        const error = `${vip.ip}/${vip.prefixLength} on ${vip.interface}: ${describeError(err)}`;
-        this.rollback(index, added);
+        const error = `${vip.ip}/${vip.prefixLength} on ${vip.interface}${route ? ` (table ${route.table})` : ''}: ${describeError(err)}`;
+        this.rollback(index, added, addedRoutes);
         this.log.error({ group: index, error }, 'plumb failed; group rolled back');
         return { group: index, held: true, ok: false, error };
       }
     }
     this.held.set(index, group);
     this.scheduleRenewal();
-    this.log.info({ group: index, addresses: group.addresses.map((a) => `${a.ip}/${a.prefixLength}`), added: added.length }, 'group plumbed');
+    this.log.info({ group: index, addresses: group.addresses.map((a) => `${a.ip}/${a.prefixLength}`), added: added.length, routes: addedRoutes.length }, 'group plumbed');
     return { group: index, held: true, ok: true };
   }
 
@@ -143,7 +158,7 @@ export class Reconciler {
     this.decided = true;
     this.held.delete(index);
     this.scheduleRenewal();
-    const errors = this.removeAll(group.addresses);
+    const errors = this.removeAll(group, group.addresses);
     if (errors.length > 0) {
       this.log.error({ group: index, errors }, 'release incomplete');
       return { group: index, held: false, ok: false, error: errors.join('; ') };
@@ -165,6 +180,17 @@ export class Reconciler {
   /** Whether an address event is about one of the config's VIPs. */
   isConfiguredAddress(event: Pick<InterfaceAddress, 'interface' | 'address' | 'prefixLength'>): boolean {
     return this.configuredKeys.has(addressKey(event.interface, event.address, event.prefixLength));
+  }
+
+  /** What this node announces for a group: its addresses where plumbed, and its routes (nothing unless held). */
+  announced(index: number): string[] {
+    const group = this.held.get(index);
+    if (group === undefined) return [];
+    return group.addresses.flatMap((vip) => {
+      const route = this.routeRequest(group, vip);
+      const address = `${vip.ip}/${vip.prefixLength} on ${vip.interface}`;
+      return route === undefined ? [address] : [address, `${vip.ip}/${vip.prefixLength} in table ${route.table} (protocol ${route.protocol})`];
+    });
   }
 
   /** Indices of the groups currently held (plumbed successfully and not released). */
@@ -189,8 +215,11 @@ export class Reconciler {
     if (!this.decided) return report;
     const present = new Set(this.native.listAddresses().map((a) => addressKey(a.interface, a.address, a.prefixLength)));
     const heldKeys = this.heldKeys();
+    const routes = this.presentRoutes();
     for (const [index, group] of this.held) {
       for (const vip of group.addresses) {
+        const route = this.routeRequest(group, vip);
+        if (route !== undefined) this.repairRoute(index, vip, route, routes, renew, report);
         const missing = !present.has(vipKey(vip));
         if (!missing && !renew) continue;
         const drift: Drift = { group: index, address: `${vip.ip}/${vip.prefixLength}`, interface: vip.interface };
@@ -210,6 +239,18 @@ export class Reconciler {
     for (const group of this.config.groups) {
       if (this.held.has(group.index)) continue;
       for (const vip of group.addresses) {
+        const route = this.routeRequest(group, vip);
+        if (route !== undefined && routes.has(routeKey(vip.ip, vip.prefixLength))) {
+          const drift: Drift = { group: group.index, address: `${vip.ip}/${vip.prefixLength}`, interface: `${vip.interface} table ${route.table}` };
+          try {
+            this.native.ensureNoRoute(route);
+            report.removed.push(drift);
+            this.log.warn(drift, 'route of a group not held here was present; removed');
+          } catch (err) {
+            report.failed.push({ ...drift, error: describeError(err) });
+            this.log.error({ ...drift, error: describeError(err) }, 'removing a stray route failed');
+          }
+        }
         if (!present.has(vipKey(vip)) || heldKeys.has(vipKey(vip))) continue;
         const drift: Drift = { group: group.index, address: `${vip.ip}/${vip.prefixLength}`, interface: vip.interface };
         try {
@@ -238,6 +279,10 @@ export class Reconciler {
     for (const event of events) {
       if (event.type === 'link') {
         this.noteCarrier(event.name, event.action === 'new' && carrierOf(event));
+        // The dummy link was deleted by hand: make it again (its addresses come back with the check).
+        if (event.action === 'delete' && event.name === this.config.routed?.interface && this.hasRoutedGroups()) {
+          recheck = this.prepare() === undefined || recheck;
+        }
       } else if (event.type === 'address') {
         const key = addressKey(event.interface, event.address, event.prefixLength);
         if (!this.configuredKeys.has(key)) continue;
@@ -265,21 +310,31 @@ export class Reconciler {
     const results: ApplyResult[] = [];
     // A held group survives when the new config has a group with exactly its addresses, possibly
     // at another index (core remaps its held set the same way); the others are removed.
-    const identity = (group: VipGroup) => group.addresses.map(vipKey).sort().join();
-    const nextByIdentity = new Map(config.groups.map((group) => [identity(group), group]));
+    // A routed group's identity includes where its routes go, so a changed table moves them.
+    const identity = (group: VipGroup, config: ClusterConfig) => {
+      const addresses = group.addresses.map(vipKey).sort().join();
+      const routed = config.routed;
+      return isRouted(group) && routed?.table !== undefined ? `${addresses}|table ${routed.table} proto ${routed.protocol}` : addresses;
+    };
+    const nextByIdentity = new Map(config.groups.map((group) => [identity(group, config), group]));
     const previous = [...this.held];
     this.held.clear();
     for (const [index, group] of previous) {
-      const next = nextByIdentity.get(identity(group));
+      const next = nextByIdentity.get(identity(group, this.config));
       if (next !== undefined) {
         this.held.set(next.index, next);
         continue;
       }
-      const errors = this.removeAll(group.addresses);
+      // Removed under the old config's settings (its table), before switching.
+      const errors = this.removeAll(group, group.addresses);
       results.push({ group: index, held: false, ok: errors.length === 0, ...(errors.length ? { error: errors.join('; ') } : {}) });
     }
     const leaseBefore = this.leaseSeconds();
     this.config = config;
+    if (this.hasRoutedGroups()) {
+      const error = this.prepare();
+      if (error !== undefined) this.log.error({ interface: config.routed?.interface, error }, 'making the dummy link for routed groups failed');
+    }
     this.indexConfig();
     // A changed lease applies at once (lease → off makes the held addresses permanent).
     if (this.leaseSeconds() !== leaseBefore) this.repair(true);
@@ -292,11 +347,12 @@ export class Reconciler {
     this.held.clear();
     this.scheduleRenewal();
     const present = new Set(this.native.listAddresses().map((a) => addressKey(a.interface, a.address, a.prefixLength)));
+    const routes = this.presentRoutes();
     const results: ApplyResult[] = [];
     for (const group of this.config.groups) {
-      const there = group.addresses.filter((a) => present.has(vipKey(a)));
+      const there = group.addresses.filter((a) => present.has(vipKey(a)) || (isRouted(group) && routes.has(routeKey(a.ip, a.prefixLength))));
       if (there.length === 0) continue;
-      const errors = this.removeAll(there);
+      const errors = this.removeAll(group, there);
       results.push({ group: group.index, held: false, ok: errors.length === 0, ...(errors.length ? { error: errors.join('; ') } : {}) });
     }
     return results;
@@ -304,6 +360,69 @@ export class Reconciler {
 
   private leaseSeconds(): number {
     return this.config.timing.leaseSeconds ?? 0;
+  }
+
+  private hasRoutedGroups(): boolean {
+    return this.config.groups.some(isRouted);
+  }
+
+  /**
+   * Makes the dummy link routed groups are plumbed on (when the config has any) and sets it up.
+   * Returns an error text instead of throwing; the daemon refuses to start on one.
+   */
+  prepare(): string | undefined {
+    const name = this.config.routed?.interface;
+    if (name === undefined || !this.hasRoutedGroups()) return undefined;
+    try {
+      const { created, kind } = this.native.ensureDummyLink(name);
+      if (created) this.log.info({ interface: name, kind }, kind === 'dummy' ? 'dummy link for routed groups created' : 'this kernel has no dummy driver: ifb link for routed groups created');
+      this.rescanCarrier(false);
+      return undefined;
+    } catch (err) {
+      return `announce.interface "${name}": ${describeError(err)}`;
+    }
+  }
+
+  /** The route a routed address also gets with announce.table; undefined otherwise. */
+  private routeRequest(group: VipGroup, vip: VipAddress): RouteRequest | undefined {
+    const routed = this.config.routed;
+    if (!isRouted(group) || routed?.table === undefined) return undefined;
+    const lease = this.leaseSeconds();
+    return {
+      destination: vip.ip,
+      prefixLength: vip.prefixLength,
+      interface: vip.interface,
+      table: routed.table,
+      protocol: routed.protocol,
+      ...(vip.family === 4 ? { source: vip.ip } : lease > 0 ? { expiresSeconds: lease } : {}),
+    };
+  }
+
+  /** Destinations of vippyd's routes (its protocol) in announce.table; empty without one. */
+  private presentRoutes(): Set<string> {
+    const routed = this.config.routed;
+    if (routed?.table === undefined || !this.hasRoutedGroups()) return new Set();
+    return new Set(this.native.listRoutes(routed.table)
+      .filter((route) => route.protocol === routed.protocol)
+      .map((route) => routeKey(route.destination, route.prefixLength)));
+  }
+
+  private repairRoute(index: number, vip: VipAddress, route: RouteRequest, present: ReadonlySet<string>, renew: boolean, report: CheckReport): void {
+    const missing = !present.has(routeKey(vip.ip, vip.prefixLength));
+    // IPv4 routes have no lifetime of their own (they go with their source address): nothing to renew.
+    if (!missing && !(renew && route.expiresSeconds !== undefined)) return;
+    const drift: Drift = { group: index, address: `${vip.ip}/${vip.prefixLength}`, interface: `${vip.interface} table ${route.table}` };
+    try {
+      // An IPv4 route needs its source address: plumb a missing address before the route.
+      if (missing && vip.family === 4) this.native.ensureAddress(this.request(vip));
+      if (this.native.ensureRoute(route) || missing) {
+        report.restored.push(drift);
+        this.log.warn(drift, 'held route was missing; restored');
+      }
+    } catch (err) {
+      report.failed.push({ ...drift, error: describeError(err) });
+      this.log.error({ ...drift, error: describeError(err) }, missing ? 'restoring a held route failed' : 'renewing the expiry of a held route failed; retrying');
+    }
   }
 
   /** What plumbing a held address asks for: with a lease, its lifetime; without, permanent (also for an existing address). */
@@ -328,9 +447,16 @@ export class Reconciler {
     this.renewTimer = setTimeout(() => this.check(), renewalPeriodMs(this.leaseSeconds())).unref();
   }
 
-  private removeAll(addresses: readonly VipAddress[]): string[] {
+  private removeAll(group: VipGroup, addresses: readonly VipAddress[]): string[] {
     const errors: string[] = [];
     for (const vip of addresses) {
+      // Route first: the routing daemon withdraws at once, whatever it exports.
+      const route = this.routeRequest(group, vip);
+      try {
+        if (route !== undefined) this.native.ensureNoRoute(route);
+      } catch (err) {
+        errors.push(`${vip.ip}/${vip.prefixLength} in table ${route?.table}: ${describeError(err)}`);
+      }
       try {
         this.native.ensureNoAddress(addressRequest(vip));
       } catch (err) {
@@ -340,7 +466,14 @@ export class Reconciler {
     return errors;
   }
 
-  private rollback(index: number, added: readonly AddressRequest[]): void {
+  private rollback(index: number, added: readonly AddressRequest[], addedRoutes: readonly RouteRequest[]): void {
+    for (const route of addedRoutes) {
+      try {
+        this.native.ensureNoRoute(route);
+      } catch (err) {
+        this.log.error({ group: index, address: route.destination, table: route.table, error: describeError(err) }, 'rollback failed: route left behind');
+      }
+    }
     for (const req of added) {
       try {
         this.native.ensureNoAddress(req);

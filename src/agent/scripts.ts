@@ -1,7 +1,10 @@
 // flip's alive/down scripts: for a system that has them, vippyd runs `script POINT CONFIG_JSON`
-// instead of plumbing addresses itself. One script at a time per point, in the order asked; a
-// run that hangs is killed with its whole process group; failures are retried with capped
-// exponential backoff until they succeed or the point's desired state flips.
+// instead of plumbing addresses itself. As in flip, what is asked waits the system's `delay`,
+// restarted by every further change, so that changes that come together make one plan (a point
+// asked down and back up meanwhile runs nothing); the plan's alive scripts are started before its
+// down scripts (flip waited for them to finish first). One script at a time per point, in the order asked; a run that hangs is killed with
+// its whole process group; failures are retried with capped exponential backoff until they
+// succeed or the point's desired state flips.
 
 import { spawn } from 'node:child_process';
 import type { ClusterConfig, FlipSystem, VipGroup } from '../config/model.js';
@@ -100,6 +103,8 @@ export class ScriptRunner {
   private readonly maxLineChars: number;
   private stopping = false;
   private readonly idleWaiters: Array<() => void> = [];
+  /** Per system: what was asked during its delay, applied together when the delay runs out. */
+  private readonly plans = new Map<string, { timer: NodeJS.Timeout; wants: Map<string, { target: ScriptedPoint; state: ScriptAction }> }>();
 
   constructor(options: ScriptRunnerOptions) {
     this.log = options.log;
@@ -116,6 +121,27 @@ export class ScriptRunner {
    * script is worse than a late one), its result then only logged.
    */
   want(target: ScriptedPoint, state: ScriptAction): void {
+    if (this.stopping || target.system.delayMs <= 0) return this.apply(target, state);
+    const name = target.system.name;
+    const plan = this.plans.get(name);
+    clearTimeout(plan?.timer);
+    const wants = plan?.wants ?? new Map<string, { target: ScriptedPoint; state: ScriptAction }>();
+    wants.set(target.point, { target, state });
+    this.plans.set(name, { wants, timer: setTimeout(() => this.applyPlan(name), target.system.delayMs) });
+  }
+
+  /** A system's delay ran out: alive first, then down, as flip runs a plan. */
+  private applyPlan(name: string): void {
+    const plan = this.plans.get(name);
+    if (!plan) return;
+    this.plans.delete(name);
+    clearTimeout(plan.timer);
+    const wants = [...plan.wants.values()];
+    for (const { target, state } of wants) if (state === 'alive') this.apply(target, state);
+    for (const { target, state } of wants) if (state === 'down') this.apply(target, state);
+  }
+
+  private apply(target: ScriptedPoint, state: ScriptAction): void {
     const key = entryKey(target.system.name, target.point);
     let entry = this.entries.get(key);
     if (entry?.desired === state) return;
@@ -149,8 +175,16 @@ export class ScriptRunner {
     return result;
   }
 
-  /** Clean stop: no more retries; resolves once the runs already asked for have finished. */
-  stop(): Promise<void> {
+  /**
+   * Clean stop: no more retries; resolves once the runs already asked for have finished. Plans
+   * still in their delay run at once (`flush`, e.g. the releases of a stop), or are dropped.
+   */
+  stop(flush = true): Promise<void> {
+    for (const name of [...this.plans.keys()]) {
+      if (flush) this.applyPlan(name);
+      else clearTimeout(this.plans.get(name)!.timer);
+    }
+    this.plans.clear();
     this.stopping = true;
     for (const entry of this.entries.values()) {
       clearTimeout(entry.retryTimer);

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ControlUnreachableError, defaultSocketPath, requestControl } from '../control/client.js';
 import { formatChecks, formatStatus, StatusFormatError } from '../control/format.js';
+import { usageText, type CommandLine } from './help.js';
 
 /** The original's default, then where the packaged systemd unit puts it (packaging/vippyd.service). */
 export const SOCKET_CANDIDATES = [defaultSocketPath, '/run/vippy/vippy.socket'];
@@ -15,24 +16,68 @@ export function resolveSocket(given: string | undefined, env: NodeJS.ProcessEnv,
   return given ?? (env.VIPPY_SOCKET || undefined) ?? SOCKET_CANDIDATES.find(exists) ?? defaultSocketPath;
 }
 
-const usage = `usage: vippyctl [-s SOCKET] [--json] <command> [reason]
+/** Options, commands, help and man page of vippyctl (see help.ts). */
+export const vippyctlCommandLine = {
+  name: 'vippyctl',
+  section: 8,
+  summary: 'control a running vippyd',
+  operands: '<command> [reason]',
+  options: {
+    socket: {
+      type: 'string', short: 's', arg: 'SOCKET',
+      help: `control socket (default: $VIPPY_SOCKET, else the first of ${SOCKET_CANDIDATES.join(', ')} that exists)`,
+    },
+    json: { type: 'boolean', default: false, help: 'print the raw JSON reply' },
+    help: { type: 'boolean', short: 'h', default: false, help: 'print this help and exit' },
+  },
+  commands: [
+    { name: 'status', help: 'state of this node and who holds each group' },
+    { name: 'peers', help: 'what this node knows of the others' },
+    { name: 'arp-cache', help: "the cluster's shared ARP cache" },
+    { name: 'checks', help: 'health checks: state, since when, passes/fails in a row, last run, output of failing ones' },
+    { name: 'activate', args: '[reason]', help: 'clear a reason this node is inactive ("administrative" by default)' },
+    { name: 'deactivate', args: '[reason]', help: 'make this node inactive (for maintenance): its groups move away' },
+    { name: 'reload', help: 're-read the configuration file (like SIGHUP)' },
+    { name: 'metrics', help: 'Prometheus metrics, when enabled' },
+  ],
+  manual: {
+    description: [
+      `**vippyctl** sends one command to the **vippyd**(8) of this node over its control socket (HTTP
+over a Unix socket, the original vippy's protocol) and prints the reply: \`status\` in the
+original's format (plus the groups this node may not hold and why), \`checks\` as a table, the
+other replies as indented JSON. Commands that change state are sent as
+POST. A reason given to \`activate\` or \`deactivate\` may be several words without quotes.`,
+    ],
+    sections: [
+      {
+        title: 'ENVIRONMENT',
+        paragraphs: [],
+        items: [['VIPPY_SOCKET', 'the control socket when `-s` is not given']],
+      },
+      {
+        title: 'EXIT STATUS',
+        paragraphs: [],
+        items: [
+          ['0', 'the daemon answered and the command succeeded'],
+          ['1', 'the socket cannot be reached, the command is unknown to the daemon, or it failed (the reason is printed)'],
+          ['2', 'wrong usage'],
+        ],
+      },
+      {
+        title: 'EXAMPLES',
+        paragraphs: [],
+        items: [
+          ['vippyctl status', "this node's view of the cluster"],
+          ['vippyctl deactivate swapping a disk', 'drain this node for maintenance; `vippyctl activate` undoes it'],
+          ['vippyctl -s /run/vippy/vippy.socket --json peers', 'the raw reply of the daemon the packaged systemd unit runs'],
+        ],
+      },
+    ],
+    seeAlso: ['vippyd(8)', 'vippy.conf(5)'],
+  },
+} satisfies CommandLine;
 
-commands:
-  status              state of this node and who holds each group
-  peers               what this node knows of the others
-  arp-cache           the cluster's shared ARP cache
-  checks              health checks: state, since when, passes/fails in a row, last run
-  activate [reason]   clear a reason this node is inactive ("administrative" by default)
-  deactivate [reason] make this node inactive (for maintenance): its groups move away
-  reload              re-read the configuration file (like SIGHUP)
-  metrics             Prometheus metrics, when enabled
-
-options:
-  -s, --socket PATH   control socket (default: $VIPPY_SOCKET, else the first of
-                      ${SOCKET_CANDIDATES.join(', ')} that exists)
-  --json              print the raw JSON reply
-  -h, --help          this text
-`;
+const usage = usageText(vippyctlCommandLine);
 
 // Commands that change state go as POST; the daemon accepts GET for all (the old vippyctl's way).
 const changesState = new Set(['activate', 'deactivate', 'reload']);
@@ -47,15 +92,7 @@ export interface Output {
 export async function main(argv: string[], out: Output): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        socket: { type: 'string', short: 's' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: vippyctlCommandLine.options });
   } catch (err) {
     out.stderr.write(`vippyctl: ${(err as Error).message}\n${usage}`);
     return 2;

@@ -19,7 +19,10 @@ export function fingerprint(config: FingerprintInput): string {
   const vips = config.groups.map((group) => {
     const addresses = group.addresses.map((address) => `${address.ip}/${address.prefixLength}`);
     if (group.system !== undefined) return { system: group.system, point: group.point, addresses };
-    return group.preferred === undefined ? addresses : [group.preferred, ...addresses];
+    // A group's own announce element is cluster-wide (it travels with the vips); left out when
+    // absent so that configs without one keep their fingerprints.
+    const withOption = group.announceOption === undefined ? addresses : [...addresses, { announce: group.announceOption }];
+    return group.preferred === undefined ? withOption : [group.preferred, ...withOption];
   });
   const nodes = config.nodes.map((node) => {
     const { name, ...rest } = node;

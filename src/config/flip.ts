@@ -6,7 +6,7 @@ import type { FlipSystem, NodeSpec, SyslogLevel, VipGroup } from './model.js';
 import { checkNames, normalizeChecks, warnUnusedChecks } from './checks.js';
 import { type Report } from './report.js';
 import { syslogLevels, type FlipFile } from './schema.js';
-import { addressLease, operatorSettings, type UnfingerprintedConfig } from './vippy.js';
+import { NOTIFY_NETWORK_BUDGET, addressLease, operatorSettings, type UnfingerprintedConfig } from './vippy.js';
 
 /** flip's log levels → the lowest syslog level still logged. */
 const lowestLevel: Record<FlipFile['log_level'], SyslogLevel> = {
@@ -50,6 +50,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
       data,
       delayMs: system.delay,
       ...(systemChecks.length === 0 ? {} : { checks: systemChecks }),
+      removeOnStart: system.remove_on_start ?? file.cluster.remove_on_start,
     };
   });
   warnUnusedChecks(checks, new Set(systems.flatMap((system) => system.checks ?? [])), report);
@@ -101,7 +102,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
     placement: systems[0]?.type ?? 'shard',
     preempt: true,
     notify: [{ kind: 'arp-cache' }],
-    arp: { burstCount: 5, burstSpacingMs: 20, repeatDelayMs: 5000, refreshIntervalMs: 0, notifyRate: 500 },
+    arp: { burstCount: 5, burstSpacingMs: 20, repeatDelayMs: 5000, refreshIntervalMs: 0, notifyRate: 500, notifyBudget: NOTIFY_NETWORK_BUDGET },
     ...operatorSettings(file),
     checks,
     logging: {
@@ -111,6 +112,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
       json: false,
     },
     systems,
+    releaseOnStop: file.cluster.remove_on_failure,
     localNode: file.id,
   };
 }

@@ -5,6 +5,8 @@ export type Family = 4 | 6;
 export type SyslogLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug';
 export type NoQuorumPolicy = 'stop' | 'freeze' | 'ignore';
 export type PlacementStrategy = 'vippy' | 'balanced' | 'shard' | 'replicated';
+/** "l2": addresses on the NIC and GARP/NA; "routed": host routes the host's routing daemon exports. */
+export type AnnounceMode = 'l2' | 'routed';
 
 export interface VipAddress {
   /** Local NIC name. Not part of the fingerprint: it may differ per host. */
@@ -31,6 +33,10 @@ export interface VipGroup {
   preferred?: string;
   /** Sorted by `ip` string, as the original vippy does. */
   addresses: VipAddress[];
+  /** How the holder announces the group (the group's own option, else `routed.defaultMode`); absent: l2. */
+  announce?: AnnounceMode;
+  /** The group's own `{"announce": ...}` element, when it has one (it travels with the vips). */
+  announceOption?: AnnounceMode;
   /** flip configs: the system and data point this group came from. */
   system?: string;
   point?: string;
@@ -66,6 +72,8 @@ export interface ArpSettings {
   refreshIntervalMs: number;
   /** Notify targets (networks / arp-cache hosts) per second per group. */
   notifyRate: number;
+  /** Addresses taken from notify networks per VIP and takeover (arp-cache hosts come on top). */
+  notifyBudget?: number;
 }
 
 /** flip: a named set of data points divided among the servers that list it in `systems`. */
@@ -79,10 +87,24 @@ export interface FlipSystem {
   config: Record<string, unknown>;
   /** Data points in flip's order (plain string sort). */
   data: string[];
-  /** Wait before applying a new plan, merging changes that come together. */
+  /** Wait before a new plan's scripts run, merging changes that come together. */
   delayMs: number;
   /** Checks every point of the system is covered by. */
   checks?: string[];
+  /** flip's remove_on_start: true = no `down` at start for points not assigned here. */
+  removeOnStart: boolean;
+}
+
+/** Routed announcing: where a routed group's holder puts its host routes for the routing daemon. */
+export interface RoutedSettings {
+  /** Mode of groups without their own `announce` element. */
+  defaultMode: AnnounceMode;
+  /** The dummy link vippyd creates and owns; routed addresses are plumbed on it as /32 or /128. */
+  interface: string;
+  /** Also a route per address in this kernel table (absent: addresses on the dummy link only). */
+  table?: number;
+  /** rtnetlink protocol number of those routes. */
+  protocol: number;
 }
 
 export type CheckKind = 'exec' | 'tcp' | 'http' | 'file' | 'process' | 'interface';
@@ -159,6 +181,8 @@ export interface ClusterConfig {
   preempt: boolean;
   notify: NotifyTarget[];
   arp: ArpSettings;
+  /** Absent (configs built in code): every group is l2. */
+  routed?: RoutedSettings;
   management: { path: string; mode: number; group?: string };
   logging: {
     driver: 'console' | 'syslog' | 'none';
@@ -173,6 +197,8 @@ export interface ClusterConfig {
   systems?: FlipSystem[];
   /** Health checks by name, in file order (local: not in the fingerprint, not sent to peers). Absent: none. */
   checks?: CheckSpec[];
+  /** flip's cluster.remove_on_failure: false = a clean stop releases nothing and announces no leave. Absent: true. */
+  releaseOnStop?: boolean;
   /** flip: the file names the server it runs on (`id`); vippy files leave it to `vippyd -n`. */
   localNode?: string;
   /** Hex SHA-256 of the canonical form of version-independent vips + nodes (interface names excluded). */

@@ -37,9 +37,28 @@ export const syslogFacilities = [
 ] as const;
 
 const vipEntry = z.strictObject({
-  interface: z.string().min(1).describe('Network interface the address is plumbed on. May differ per host.'),
-  ip: cidr.describe('"address/prefix-length"; a missing length means /32 (IPv4) or /128 (IPv6).'),
+  interface: z.string().min(1).optional().describe('Network interface the address is plumbed on. May differ per host. Required in l2 groups; routed groups use `announce.interface` (leave it out, or give that name).'),
+  ip: cidr.describe('"address/prefix-length"; a missing length means /32 (IPv4) or /128 (IPv6). Routed groups take host addresses only (/32, /128).'),
   state: z.string().min(1).optional().describe('Carried through to plugins and status, e.g. "preplumbed" (original, SmartOS).'),
+});
+
+export const announceModes = ['l2', 'routed'] as const;
+
+/**
+ * A group's options, written as one more element of its array so that the group stays an array.
+ * Two shapes, each requiring one key, so that an object with neither (a mistyped address entry)
+ * matches no shape and the error names the closest one.
+ */
+const groupAnnounce = z.enum(announceModes).meta({ 'x-default': '—' }).describe('How this group is announced, overriding `announce.mode`: "l2" or "routed".');
+const groupChecks = z.array(z.string().min(1)).meta({ 'x-default': '—' }).describe('Names of checks (keys of `checks`) that make this node ineligible for this group while they fail.');
+const groupOptions = z.union([
+  z.strictObject({ announce: groupAnnounce, checks: groupChecks.optional() }),
+  z.strictObject({ checks: groupChecks, announce: groupAnnounce.optional() }),
+], { error: 'must be a group\'s options {"announce", "checks"}' }).meta({ 'x-since': 'new' });
+
+// Linux interface names: 1 to 15 characters, no '/', ':' or white space.
+const interfaceName = z.string().regex(/^[^/:\s]{1,15}$/, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not an interface name (1 to 15 characters, no "/", ":" or spaces)`,
 });
 
 const notifyNetwork = z.strictObject({
@@ -53,11 +72,6 @@ const nodeObject = z.strictObject({
     error: (issue) => `${JSON.stringify(issue.input)} is not an IP address`,
   }).describe('Unicast address this node receives announcements on.'),
   port: z.number().int().min(1).max(65535).optional().describe('UDP port; defaults to the port of `chat`.'),
-}).meta({ 'x-since': 'new' });
-
-/** A group's options, written as one more element of its array so that the group stays an array. */
-const groupOptions = z.strictObject({
-  checks: z.array(z.string().min(1)).describe('Names of checks (keys of `checks`) that make this node ineligible for this group while they fail.'),
 }).meta({ 'x-since': 'new' });
 
 export const checkKinds = ['exec', 'tcp', 'http', 'file', 'process', 'interface'] as const;
@@ -160,12 +174,14 @@ export const vippyFileSchema = z.strictObject({
   vips: doc(
     z.array(
       z.array(
-        z.union([z.string().min(1), vipEntry, groupOptions], { error: 'must be a node name (first element only), {"interface", "ip"} or {"checks"}' }),
+        z.union([z.string().min(1), vipEntry, groupOptions], {
+          error: 'must be a node name (first element only), {"interface", "ip"} or a group\'s options {"announce", "checks"}',
+        }),
       ),
     ),
     {
       since: 'vippy',
-      description: 'Groups of addresses that move together. A group may start with the name of its preferred node, and may hold one `{"checks": [...]}` element naming the checks it depends on.',
+      description: 'Groups of addresses that move together. A group may start with the name of its preferred node, and may hold one options element (new): `{"announce": "l2" | "routed"}` sets how it is announced, `{"checks": [...]}` names the checks it depends on (both may be in the one element).',
     },
   ),
   nodes: doc(
@@ -192,7 +208,7 @@ export const vippyFileSchema = z.strictObject({
     z.array(z.union([z.literal('arp-cache'), notifyNetwork], { error: 'must be "arp-cache" or {"interface", "ip"}' })).default([]),
     {
       since: 'vippy',
-      description: 'Who is told (gratuitous ARP / unsolicited NA) when this node takes a group: "arp-cache" (hosts in the cluster\'s shared neighbour tables) and networks (every address in them, at most 65,536).',
+      description: 'Who is told (gratuitous ARP / unsolicited NA) when this node takes a group: "arp-cache" (hosts in the cluster\'s shared neighbour tables) and networks of any prefix (every address of the network inside the VIP\'s own subnet). Per VIP and takeover at most 65,536 network addresses are notified (the first ones; loading a file whose notify network overlaps a VIP subnet by more warns), on top of every arp-cache host, so a /8 costs no more than a /16.',
     },
   ),
   logging: doc(
@@ -205,7 +221,7 @@ export const vippyFileSchema = z.strictObject({
           z.ZodOptional<z.ZodBoolean>
         >)
         .optional()
-        .describe('Levels to log (true) or drop. Absent: emerg, alert, crit, err, notice on; warning, info, debug off. Levels left out of a given mask are off.'),
+        .describe('Levels to log (true) or drop. Absent: every level for "syslog" (the original set no mask); for "console" emerg, alert, crit, err, notice on and warning, info, debug off (the original console logger\'s). Levels left out of a given mask are off.'),
       json: doc(z.boolean().default(false), { since: 'new', description: 'One JSON object per line instead of readable text.' }),
     }).prefault({}),
     { since: 'vippy', description: 'Where and what to log.' },
@@ -233,6 +249,18 @@ export const vippyFileSchema = z.strictObject({
     description: 'Extra seconds after `stale` before taking over a silent node\'s groups, so that under "stop" it has let go first. At least `interval` when quorum > 1, and then the wait after `stale` is never shorter than three intervals: a node whose peers stop hearing it learns so from their announcements within two and a half and lets go first.',
     defaultText: '0 when quorum is 1, otherwise `interval`',
   }),
+  announce: doc(
+    z.strictObject({
+      mode: z.enum(announceModes).default('l2').describe('Mode of groups without their own {"announce"} element: "l2" (addresses on the NIC, gratuitous ARP / unsolicited NA) or "routed" (host routes that the routing daemon on this host, e.g. BIRD or FRR, exports to the routers; no ARP/NA).'),
+      interface: interfaceName.default('vippy0').describe('Dummy interface vippyd creates (if missing), sets up and owns: a routed group\'s holder plumbs its addresses on it as /32 or /128 (export with BIRD `protocol direct`, FRR `redistribute connected`). On kernels without the dummy driver an ifb interface is made instead.'),
+      table: z.number().int().min(1).max(2 ** 31 - 1)
+        .refine((table) => table < 253 || table > 255, { error: 'must not be 253, 254 or 255 (the kernel\'s default, main and local tables)' })
+        .optional()
+        .describe('Kernel routing table: the holder also adds a route per routed address there (device `interface`, protocol `protocol`; export with BIRD `protocol kernel` importing that table, FRR `redistribute table`). Absent: no routes.'),
+      protocol: z.number().int().min(5).max(255).default(201).describe('rtnetlink protocol number of those routes (5-255; 0-4 are the kernel\'s own).'),
+    }).prefault({}),
+    { since: 'new', description: 'How groups are announced: on the local segment (l2) or to a routed fabric through the host\'s routing daemon (routed). See docs/routed.md.' },
+  ),
   arp: doc(
     z.strictObject({
       burst_count: z.number().int().min(1).max(100).default(5).describe('Gratuitous ARP / NA frames sent at once on takeover.'),
@@ -262,12 +290,13 @@ export const flipSystemSchema = z.strictObject({
   type: z.enum(['shard', 'sharded', 'replicate', 'replicated']).describe('"shard": each point on one member; "replicated": every member holds every point. Both spellings are accepted.'),
   config: z.record(z.string(), z.unknown()).default({}).describe('Overlaid on `cluster.config` and passed to the scripts as JSON (`interface` names the NIC for address data).'),
   data: z.array(z.string().min(1)).default([]).describe('Data points (strings; IP addresses for VIPs).'),
-  delay: z.number().nonnegative().default(500).describe('Milliseconds to wait and merge changes before applying a new plan.'),
+  delay: z.number().nonnegative().default(500).describe('Milliseconds to wait, merging changes that come together, before a new plan\'s scripts run (each change restarts the wait, as in flip). Systems plumbed by vippyd itself act at once.'),
+  remove_on_start: z.boolean().optional().describe('flip\'s (inverted) name: true keeps whatever this server may still hold of the system at start; false runs `down` at start for every point not assigned here. Absent: `cluster.remove_on_start`. Points vippyd plumbs itself (no scripts) are always cleaned up.'),
   checks: doc(z.array(z.string().min(1)).optional(), { since: 'new', description: 'Names of checks (keys of `checks`) that make this server ineligible for every point of the system while they fail.' }),
 });
 
 export const flipFileSchema = z.strictObject({
-  id: doc(z.string().min(1), { since: 'flip', description: 'This server\'s id: a key of `servers`.' }),
+  id: doc(z.string().min(1), { since: 'flip', description: 'This server\'s id: a key of `servers`. `vippyd -c FILE` runs as this server (`-n` overrides it).' }),
   quorum: doc(z.number().int().min(1).optional(), {
     since: 'flip',
     description: 'Servers (arbiters included) that must agree before a peer is declared down and data moves.',
@@ -293,6 +322,8 @@ export const flipFileSchema = z.strictObject({
     z.strictObject({
       config: z.record(z.string(), z.unknown()).default({}).describe('Configuration shared by every system.'),
       system: z.record(z.string().min(1), flipSystemSchema).describe('The systems (named sets of data points) by name.'),
+      remove_on_start: z.boolean().default(false).describe('Default of every system\'s `remove_on_start`.'),
+      remove_on_failure: z.boolean().default(true).describe('Whether a clean stop (SIGTERM, SIGINT, SIGQUIT) runs `down` for everything held (vippyd-plumbed addresses are released) and tells the peers, who then take over at once. false: the stop leaves everything in place and says nothing, so the peers take over only after `ping_timeout` with quorum, as in flip (addresses vippyd plumbed still expire with their `address_lease`).'),
     }),
     { since: 'flip', description: 'The data the cluster divides.' },
   ),

@@ -6,9 +6,12 @@ export type StatusVip =
   | { ip: string; netmask: string; broadcast: string; network: string; name: string; state?: string }
   | { ip: string; prefixlen: number; name: string; state?: string };
 
+/** A flip data point that is not an address (or whose system's scripts plumb it): its name and system. */
+export interface StatusPoint { point: string; system: string }
+
 export interface StatusConfig {
   version: number;
-  vips: Array<Array<string | StatusVip>>;
+  vips: Array<Array<string | StatusVip | StatusPoint>>;
   nodes: string[];
 }
 
@@ -20,16 +23,30 @@ export function statusVip(address: VipAddress): StatusVip {
     : { ip: address.ip, prefixlen: address.prefixLength, name: address.interface, ...state };
 }
 
-/** The `config` object of GET /status, exactly as the original showed it (no secret). */
+const statusConfigs = new WeakMap<ClusterConfig, StatusConfig>();
+
+/**
+ * The `config` object of GET /status, exactly as the original showed it (no secret). A flip data
+ * point without addresses shows as `{point, system}`. Built once per config, so that status,
+ * plugins' `config.vips()` and their ownership maps share the same group objects, as the
+ * original's did.
+ */
 export function vippyStatusConfig(config: ClusterConfig): StatusConfig {
-  return {
-    version: config.version,
-    vips: config.groups.map((group) => [
-      ...(group.preferred === undefined ? [] : [group.preferred]),
-      ...group.addresses.map(statusVip),
-    ]),
-    nodes: config.nodes.map((node) => node.name),
-  };
+  let built = statusConfigs.get(config);
+  if (built === undefined) {
+    built = {
+      version: config.version,
+      vips: config.groups.map((group) => [
+        ...(group.preferred === undefined ? [] : [group.preferred]),
+        ...(group.addresses.length === 0 && group.point !== undefined
+          ? [{ point: group.point, system: group.system ?? '' }]
+          : group.addresses.map(statusVip)),
+      ]),
+      nodes: config.nodes.map((node) => node.name),
+    };
+    statusConfigs.set(config, built);
+  }
+  return built;
 }
 
 const listedGroups = 10;
@@ -45,7 +62,7 @@ export function summarizeConfig(config: ClusterConfig): string {
   const groups = config.groups.slice(0, listedGroups).map((group) => {
     const addresses = group.addresses.map((address) => `${address.ip}/${address.prefixLength} on ${address.interface}`).join(', ');
     const point = group.point === undefined ? '' : `${group.system}: ${group.point}${addresses === '' ? '' : ' = '}`;
-    return `  [${group.index}] ${point}${addresses}${group.preferred === undefined ? '' : ` P(${group.preferred})`}`;
+    return `  [${group.index}] ${point}${addresses}${group.preferred === undefined ? '' : ` P(${group.preferred})`}${group.announce === 'routed' ? ' [routed]' : ''}`;
   });
   if (config.groups.length > listedGroups) groups.push(`  … and ${config.groups.length - listedGroups} more`);
   const quorum = config.quorum === 1 ? '1 (none: every node acts alone)' : `${config.quorum} of ${config.nodes.length}, without it: ${config.noQuorumPolicy}`;
@@ -61,6 +78,9 @@ export function summarizeConfig(config: ClusterConfig): string {
     `quorum: ${quorum}`,
     `placement: ${config.placement}, preempt ${config.preempt ? `on (delay ${seconds(timing.preemptDelayMs)})` : 'off'}`,
     `notify: ${notify.length === 0 ? 'none' : notify.join(', ')}`,
+    ...(config.groups.some((group) => group.announce === 'routed') && config.routed !== undefined
+      ? [`routed: addresses on ${config.routed.interface}${config.routed.table === undefined ? '' : `, routes in table ${config.routed.table} (protocol ${config.routed.protocol})`}`]
+      : []),
     `management: ${config.management.path} (mode ${octal(config.management.mode)}${config.management.group === undefined ? '' : `, group ${config.management.group}`})`,
     `logging: ${config.logging.driver}${config.logging.driver === 'syslog' ? ` ${config.logging.facility}` : ''} (${logged.join(' ')})${config.logging.json ? ', json' : ''}`,
     ...(config.metrics === undefined ? [] : [`metrics: ${config.metrics.listen}`]),

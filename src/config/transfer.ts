@@ -14,21 +14,28 @@ import { flipFileSchema, flipTransferSchema, syslogLevels, vippyFileSchema, vipp
 import { parseSource, plainSource } from './source.js';
 import { hostPort, octal } from './status.js';
 import { normalizeFlip } from './flip.js';
-import { normalizeVippy } from './vippy.js';
+import { groupAnnounceOption, normalizeVippy } from './vippy.js';
 
 const seconds = (ms: number): number => ms / 1000;
 
-/** `withChecks`: keep each group's {"checks"} element (local to this host: never sent to peers). */
+/** `withChecks`: keep each group's checks in its options element (local to this host: never sent to peers). */
 function fileVips(config: ClusterConfig, withChecks = true) {
-  return config.groups.map((group) => [
-    ...(group.preferred === undefined ? [] : [group.preferred]),
-    ...group.addresses.map((address) => ({
-      interface: address.interface,
-      ip: `${address.ip}/${address.prefixLength}`,
-      ...(address.state === undefined ? {} : { state: address.state }),
-    })),
-    ...(withChecks && group.checks !== undefined ? [{ checks: group.checks }] : []),
-  ]);
+  return config.groups.map((group) => {
+    const options = {
+      ...(group.announceOption === undefined ? {} : { announce: group.announceOption }),
+      ...(withChecks && group.checks !== undefined ? { checks: group.checks } : {}),
+    };
+    return [
+      ...(group.preferred === undefined ? [] : [group.preferred]),
+      ...group.addresses.map((address) => ({
+        // Routed groups are plumbed on announce.interface: their entries name no interface.
+        ...(group.announce === 'routed' ? {} : { interface: address.interface }),
+        ip: `${address.ip}/${address.prefixLength}`,
+        ...(address.state === undefined ? {} : { state: address.state }),
+      })),
+      ...(Object.keys(options).length === 0 ? [] : [options]),
+    ];
+  });
 }
 
 /** A CheckSpec as its file entry again. */
@@ -79,6 +86,7 @@ function fileSystem(system: FlipSystem, withChecks = true): FlipFile['cluster'][
     config: system.config,
     data: system.data,
     delay: system.delayMs,
+    remove_on_start: system.removeOnStart,
   };
 }
 
@@ -110,7 +118,12 @@ function toFile(config: ClusterConfig): Record<string, unknown> {
       ping_timeout: config.timing.staleMs,
       log_level: logLevel[lowest],
       servers: fileServers(config),
-      cluster: { config: {}, system: Object.fromEntries((config.systems ?? []).map((system) => [system.name, fileSystem(system)])) },
+      cluster: {
+        config: {},
+        system: Object.fromEntries((config.systems ?? []).map((system) => [system.name, fileSystem(system)])),
+        remove_on_start: false,
+        remove_on_failure: config.releaseOnStop ?? true,
+      },
       version: config.version,
       ...operatorKeys(config),
     };
@@ -135,6 +148,14 @@ function toFile(config: ClusterConfig): Record<string, unknown> {
     preempt: config.preempt,
     preempt_delay: seconds(config.timing.preemptDelayMs),
     takeover_guard: seconds(config.timing.guardMs),
+    ...(config.routed === undefined ? {} : {
+      announce: {
+        mode: config.routed.defaultMode,
+        interface: config.routed.interface,
+        ...(config.routed.table === undefined ? {} : { table: config.routed.table }),
+        protocol: config.routed.protocol,
+      },
+    }),
     arp: {
       burst_count: config.arp.burstCount,
       burst_spacing: seconds(config.arp.burstSpacingMs),
@@ -184,16 +205,24 @@ export function adoptTransferred(local: ClusterConfig, document: string): Cluste
   const localInterface = new Map(local.groups.flatMap((group) => group.addresses.map((address) => [address.ip, address.interface] as const)));
   const localChecks = new Map(local.groups.flatMap((group) => group.addresses.map((address) => [address.ip, group.checks] as const)));
   const vips = transferred.vips.map((group) => {
-    // A peer's {"checks"} elements are its own; a group keeps this host's when it shares an address with one here.
-    type Entry = string | { interface: string; ip: string; state?: string };
+    const routed = (groupAnnounceOption(group) ?? local.routed?.defaultMode) === 'routed';
+    let checks: string[] | undefined;
+    type Entry = (typeof group)[number];
     const entries = group.flatMap((entry): Entry[] => {
       if (typeof entry === 'string') return [entry];
-      if (!('ip' in entry)) return [];
+      // A peer's checks are its own: only its announce option travels on.
+      if (!('ip' in entry)) return entry.announce === undefined ? [] : [{ announce: entry.announce }];
+      checks ??= localChecks.get(parseCidr(entry.ip)!.ip);
+      // A routed group needs no interface name: it is plumbed on this host's announce.interface.
+      if (routed) return [entry];
       const known = localInterface.get(parseCidr(entry.ip)!.ip);
       return [known === undefined ? entry : { ...entry, interface: known }];
     });
-    const checks = entries.map((entry) => (typeof entry === 'string' ? undefined : localChecks.get(parseCidr(entry.ip)!.ip))).find((names) => names !== undefined);
-    return checks === undefined ? entries : [...entries, { checks }];
+    if (checks === undefined) return entries;
+    // This host's checks for a group it already had join the group's options element.
+    const options = entries.find((entry): entry is Exclude<Entry, string | { ip: string }> => typeof entry === 'object' && !('ip' in entry));
+    if (options !== undefined) options.checks = checks;
+    return options === undefined ? [...entries, { checks }] : entries;
   });
   const merged = { ...file, version: transferred.version, vips, nodes: transferred.nodes };
   return validate(plainSource('adopted config', merged), vippyFileSchema, normalizeVippy).config;

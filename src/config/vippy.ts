@@ -1,8 +1,9 @@
 // A validated vippy file → ClusterConfig: defaults that depend on other keys, cross-checks,
 // and vippy's normalized address shape.
 
+import ipaddr from 'ipaddr.js';
 import { canonicalIp, isMulticast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
-import type { ClusterConfig, NodeSpec, NotifyTarget, SyslogLevel, VipGroup } from './model.js';
+import type { AnnounceMode, ClusterConfig, NodeSpec, NotifyTarget, RoutedSettings, SyslogLevel, VipGroup } from './model.js';
 import { checkNames, normalizeChecks, warnUnusedChecks } from './checks.js';
 import { ms, type Report } from './report.js';
 import { syslogLevels, type VippyFile } from './schema.js';
@@ -12,8 +13,11 @@ export const defaultLogMask: Readonly<Record<SyslogLevel, boolean>> = {
   emerg: true, alert: true, crit: true, err: true, warning: false, notice: true, info: false, debug: false,
 };
 
-/** Notify networks are expanded to every address: refuse sizes that would take hours to work through. */
-const maxNotifyHostBits = 16;
+/**
+ * Addresses from notify networks told per VIP and takeover: a /8 would otherwise take hours at
+ * notify_rate and hold a hit-list of 16 million. Hosts from the arp-cache are always told.
+ */
+export const NOTIFY_NETWORK_BUDGET = 65_536;
 
 export type UnfingerprintedConfig = Omit<ClusterConfig, 'fingerprint'>;
 
@@ -23,8 +27,9 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
   const unicast = nodes.length > 0 && nodes.every((node) => node.address !== undefined);
   checkChatAddress(chat.host, unicast, report);
 
+  const routed = routedSettings(file.announce);
   const checks = normalizeChecks(file.checks, report);
-  const groups = normalizeGroups(file.vips, new Set(nodes.map((node) => node.name)), new Set(Object.keys(file.checks)), report);
+  const groups = normalizeGroups(file.vips, new Set(nodes.map((node) => node.name)), routed, new Set(Object.keys(file.checks)), report);
   warnUnusedChecks(checks, new Set(groups.flatMap((group) => group.checks ?? [])), report);
 
   if (file.stale <= file.interval) {
@@ -64,20 +69,22 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
     noQuorumPolicy: quorum === 1 ? 'ignore' : (file.no_quorum_policy ?? 'stop'),
     placement: file.placement,
     preempt: file.preempt,
-    notify: normalizeNotify(file.notify, report),
+    notify: normalizeNotify(file.notify, groups, report),
     arp: {
       burstCount: file.arp.burst_count,
       burstSpacingMs: ms(file.arp.burst_spacing),
       repeatDelayMs: ms(file.arp.repeat_delay),
       refreshIntervalMs: ms(file.arp.refresh),
       notifyRate: file.arp.notify_rate,
+      notifyBudget: NOTIFY_NETWORK_BUDGET,
     },
+    routed,
     ...operatorSettings(file),
     checks,
     logging: {
       driver: file.logging.driver,
       facility: file.logging.facility,
-      mask: logMask(file.logging.mask),
+      mask: logMask(file.logging.driver, file.logging.mask),
       json: file.logging.json,
     },
   };
@@ -112,8 +119,11 @@ export function operatorSettings(file: Pick<VippyFile, 'management' | 'managemen
   };
 }
 
-function logMask(given: Partial<Record<SyslogLevel, boolean | undefined>> | undefined): Record<SyslogLevel, boolean> {
-  if (given === undefined) return { ...defaultLogMask };
+/** Without a mask, syslog gets every level (the original set no mask), the console the original console logger's. */
+function logMask(driver: VippyFile['logging']['driver'], given: Partial<Record<SyslogLevel, boolean | undefined>> | undefined): Record<SyslogLevel, boolean> {
+  if (given === undefined) {
+    return driver === 'syslog' ? Object.fromEntries(syslogLevels.map((level) => [level, true])) as Record<SyslogLevel, boolean> : { ...defaultLogMask };
+  }
   // Like setlogmask(): a level the mask does not mention is not logged.
   return Object.fromEntries(syslogLevels.map((level) => [level, given[level] ?? false])) as Record<SyslogLevel, boolean>;
 }
@@ -153,34 +163,70 @@ function checkChatAddress(host: string, unicast: boolean, report: Report): void 
   }
 }
 
-type FileGroup = VippyFile['vips'][number];
+export function routedSettings(announce: VippyFile['announce']): RoutedSettings {
+  return {
+    defaultMode: announce.mode,
+    interface: announce.interface,
+    ...(announce.table === undefined ? {} : { table: announce.table }),
+    protocol: announce.protocol,
+  };
+}
 
-function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, checkNamesDefined: ReadonlySet<string>, report: Report): VipGroup[] {
+type FileGroup = VippyFile['vips'][number];
+type FileGroupEntry = FileGroup[number];
+
+/** A group's own `{"announce": ...}` element, if it has one. */
+export function groupAnnounceOption(entries: readonly FileGroupEntry[]): AnnounceMode | undefined {
+  for (const entry of entries) if (typeof entry === 'object' && 'announce' in entry) return entry.announce;
+  return undefined;
+}
+
+function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, routed: RoutedSettings, checkNamesDefined: ReadonlySet<string>, report: Report): VipGroup[] {
   const owners = new Map<string, string>();
   return vips.map((entries, index) => {
     let preferred: string | undefined;
     let checks: string[] | undefined;
+    const announceOption = groupAnnounceOption(entries);
+    const announce = announceOption ?? routed.defaultMode;
     const addresses: VipGroup['addresses'] = [];
+    let options = 0;
+    let entriesWithIp = 0;
     entries.forEach((entry, position) => {
-      if (typeof entry === 'object' && 'checks' in entry) {
-        if (checks !== undefined) report.error(['vips', index, position], 'a group has at most one {"checks"} element');
-        else checks = checkNames(entry.checks, checkNamesDefined, ['vips', index, position, 'checks'], report);
-        return;
-      }
       if (typeof entry === 'string') {
         if (position !== 0) report.error(['vips', index, position], 'a node name may only be the first element of a group (the preferred node)');
         else if (!nodeNames.has(entry)) report.error(['vips', index, position], `preferred node "${entry}" is not in nodes`);
         else preferred = entry;
         return;
       }
+      if (!('ip' in entry)) {
+        if (++options > 1) report.error(['vips', index, position], 'a group may hold one options element ({"announce"}, {"checks"} or both in one)');
+        else if (entry.checks !== undefined) checks = checkNames(entry.checks, checkNamesDefined, ['vips', index, position, 'checks'], report);
+        return;
+      }
+      entriesWithIp++;
       const address = parseCidr(entry.ip)!;
       const here = `vips[${index}][${position}]`;
       const other = owners.get(address.ip);
       if (other !== undefined) report.error(['vips', index, position, 'ip'], `${address.ip} is already in ${other}: an address belongs to one group`);
       else owners.set(address.ip, here);
+      const hostLength = address.family === 4 ? 32 : 128;
+      if (announce === 'routed') {
+        if (address.prefixLength !== hostLength) {
+          report.error(['vips', index, position, 'ip'], `a routed group announces host routes: write ${address.ip}/${hostLength} (or leave out the length)`);
+        }
+        if (entry.interface !== undefined && entry.interface !== routed.interface) {
+          report.error(['vips', index, position, 'interface'], `a routed group is plumbed on announce.interface ("${routed.interface}"): leave out interface or give that name`);
+        }
+        addresses.push(vipAddress(routed.interface, address, entry.state));
+        return;
+      }
+      if (entry.interface === undefined) {
+        report.error(['vips', index, position, 'interface'], 'is required in an l2 group: the network interface the address is plumbed on');
+        return;
+      }
       addresses.push(vipAddress(entry.interface, address, entry.state));
     });
-    if (addresses.length === 0) report.error(['vips', index], 'group has no addresses');
+    if (entriesWithIp === 0) report.error(['vips', index], 'group has no addresses');
     // vippy sorts each group by ip string; its first ip is the rendezvous key.
     addresses.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
     return {
@@ -188,12 +234,14 @@ function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<stri
       key: addresses[0]?.ip ?? '',
       ...(preferred === undefined ? {} : { preferred }),
       addresses,
+      announce,
+      ...(announceOption === undefined ? {} : { announceOption }),
       ...(checks === undefined || checks.length === 0 ? {} : { checks }),
     };
   });
 }
 
-function normalizeNotify(entries: VippyFile['notify'], report: Report): NotifyTarget[] {
+function normalizeNotify(entries: VippyFile['notify'], groups: readonly VipGroup[], report: Report): NotifyTarget[] {
   const targets: NotifyTarget[] = [];
   entries.forEach((entry, index) => {
     if (entry === 'arp-cache') {
@@ -201,12 +249,25 @@ function normalizeNotify(entries: VippyFile['notify'], report: Report): NotifyTa
       return;
     }
     const address = parseCidr(entry.ip)!;
-    const hostBits = (address.family === 4 ? 32 : 128) - address.prefixLength;
-    if (hostBits > maxNotifyHostBits) {
-      report.error(['notify', index, 'ip'], `/${address.prefixLength} is too large to notify every address (at most ${2 ** maxNotifyHostBits}: /${address.family === 4 ? 16 : 112} or longer)`);
-      return;
+    const overBudget = address.family === 4 ? overNotifyBudget(address, groups) : undefined;
+    if (overBudget !== undefined) {
+      report.warn(`notify[${index}] ${entry.ip}: its overlap with ${overBudget} has more than ${NOTIFY_NETWORK_BUDGET} addresses; each takeover notifies the first ${NOTIFY_NETWORK_BUDGET} of them (plus every arp-cache host)`);
     }
     targets.push({ kind: 'network', interface: entry.interface, family: address.family, network: networkOf(address), prefixLength: address.prefixLength });
   });
   return targets;
+}
+
+/** The first IPv4 VIP whose subnet shares more than the notify budget with `network` (as "ip/len"). */
+function overNotifyBudget(network: { ip: string; prefixLength: number }, groups: readonly VipGroup[]): string | undefined {
+  for (const group of groups) {
+    for (const vip of group.addresses) {
+      if (vip.family !== 4) continue;
+      // Two prefixes overlap in the longer one (or not at all); its size is the overlap's.
+      const overlap = 2 ** (32 - Math.max(vip.prefixLength, network.prefixLength));
+      const common = Math.min(vip.prefixLength, network.prefixLength);
+      if (overlap > NOTIFY_NETWORK_BUDGET && ipaddr.IPv4.parse(vip.ip).match(ipaddr.IPv4.parse(network.ip), common)) return `${vip.ip}/${vip.prefixLength}`;
+    }
+  }
+  return undefined;
 }

@@ -11,6 +11,9 @@ export class StatusFormatError extends Error {
 interface GroupLike {
   ip?: unknown;
   netmask?: unknown;
+  /** A flip data point that is not an address vippyd plumbs. */
+  point?: unknown;
+  system?: unknown;
 }
 
 /** The status report as text, one line per entry, each ending in a newline. */
@@ -20,17 +23,26 @@ export function formatStatus(status: unknown): string {
   if (!state.active) lines.push(`Reason: ${String(state.inactive_reason)}`);
 
   // Groups are matched to owners by their printed form, as the original did: it works across
-  // daemon versions without relying on object identity or group indices.
-  const ownerOf = new Map<string, string>();
+  // daemon versions without relying on object identity or group indices. A flip replicated
+  // point has several holders: they are listed in ownership order, separated by commas.
+  const ownersOf = new Map<string, string[]>();
   for (const [owner, groups] of Object.entries(state.ownership)) {
     if (!Array.isArray(groups)) throw new StatusFormatError(`state.ownership["${owner}"] is not a list of groups`);
-    for (const group of groups) ownerOf.set(formatGroup(group), owner === '_' ? '(unowned)' : owner);
+    for (const group of groups) {
+      const printed = formatGroup(group);
+      ownersOf.set(printed, [...(ownersOf.get(printed) ?? []), owner === '_' ? '(unowned)' : owner]);
+    }
   }
-  for (const group of config.vips) {
+  // New daemons with routed groups say how each group is announced (absent: all l2, the original lines).
+  const announce = readAnnounce(status);
+  config.vips.forEach((group, index) => {
     const printed = formatGroup(group);
-    const owner = ownerOf.get(printed);
-    lines.push(`${owner === identity ? '(*) ' : '    '}${owner ?? '???'}: ${printed}`);
-  }
+    const owners = ownersOf.get(printed);
+    const mine = owners?.includes(String(identity)) ?? false;
+    const how = announce?.[index];
+    lines.push(`${mine ? '(*) ' : '    '}${owners?.join(',') ?? '???'}: ${printed}${how ? ` [${how.mode}]` : ''}`);
+    if (how && how.announced.length > 0) lines.push(`        announced: ${how.announced.join(', ')}`);
+  });
   // New daemons say why this node may not hold a group; the lines above stay the original's.
   for (const entry of ineligible) {
     const group = config.vips[entry.group];
@@ -94,12 +106,19 @@ function ago(ms: number): string {
   return `${Math.round(seconds / 86_400)}d ago`;
 }
 
-/** `ip/bits` per IPv4 address, a bare `ip` for IPv6, then ` P(node)` for a preferred node. */
+
+/**
+ * `ip/bits` per IPv4 address, a bare `ip` for IPv6, `point (system)` for a flip data point, then
+ * ` P(node)` for a preferred node.
+ */
 export function formatGroup(group: unknown): string {
   if (!Array.isArray(group)) throw new StatusFormatError(`a group is not a list: ${JSON.stringify(group)}`);
   const addresses = group
     .filter((element): element is GroupLike => typeof element === 'object' && element !== null)
-    .map((address) => (typeof address.netmask === 'string' ? `${String(address.ip)}/${maskBits(address.netmask)}` : String(address.ip)))
+    .map((element) => {
+      if (typeof element.point === 'string') return `${element.point} (${String(element.system)})`;
+      return typeof element.netmask === 'string' ? `${String(element.ip)}/${maskBits(element.netmask)}` : String(element.ip);
+    })
     .join(' ');
   return typeof group[0] === 'string' ? `${addresses} P(${group[0]})` : addresses;
 }
@@ -112,6 +131,16 @@ export function maskBits(netmask: string): number | '?' {
     for (; octet; octet &= octet - 1) bits++;
   }
   return bits;
+}
+
+/** status.announce.groups by group index, when the daemon sent them. */
+function readAnnounce(status: unknown): Array<{ mode: string; announced: string[] }> | undefined {
+  const groups = (status as { announce?: { groups?: unknown } }).announce?.groups;
+  if (!Array.isArray(groups)) return undefined;
+  return groups.map((entry: { mode?: unknown; announced?: unknown }) => ({
+    mode: String(entry?.mode),
+    announced: Array.isArray(entry?.announced) ? entry.announced.map(String) : [],
+  }));
 }
 
 interface LooseStatus {

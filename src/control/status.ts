@@ -24,8 +24,14 @@ export interface StatusIPv6Address {
 
 export type StatusAddress = StatusIPv4Address | StatusIPv6Address;
 
-/** A vippy group: the preferred node's name first when there is one, then the addresses. */
-export type StatusGroup = Array<string | StatusAddress>;
+/** A flip data point that is not plumbed as an address by vippyd: its name and its system. */
+export interface StatusPoint {
+  point: string;
+  system: string;
+}
+
+/** A vippy group: the preferred node's name first when there is one, then the addresses (or a flip point). */
+export type StatusGroup = Array<string | StatusAddress | StatusPoint>;
 
 export interface StatusConfig {
   version: number;
@@ -121,6 +127,22 @@ export interface IneligibleGroup {
   reasons: string[];
 }
 
+/** How one group is announced, and what this node has announced for it (nothing unless it holds it). */
+export interface AnnounceGroupStatus {
+  group: number;
+  mode: 'l2' | 'routed';
+  /** "203.0.113.10/32 on vippy0", "203.0.113.10/32 in table 100 (protocol 201)". */
+  announced: string[];
+}
+
+/** Present when the config has routed groups. */
+export interface AnnounceStatus {
+  interface: string;
+  table: number | null;
+  protocol: number;
+  groups: AnnounceGroupStatus[];
+}
+
 export interface Status {
   identity: string;
   stats: StatusStats;
@@ -132,6 +154,8 @@ export interface Status {
   held?: number[];
   /** Data point → its script state (flip configs whose systems have scripts). */
   scripts?: Record<string, ScriptPointStatus>;
+  /** Routed announcing (configs with routed groups). */
+  announce?: AnnounceStatus;
   /** Groups this node may not hold now, and why. */
   ineligible?: IneligibleGroup[];
   /** Health checks (when the config has any). */
@@ -143,7 +167,7 @@ export interface Status {
  * parts in (JSON keeps insertion order, and old tools print it as-is).
  */
 export function statusBody(parts: Status): Status {
-  const { identity, stats, config, state, quorum, peers, held, scripts, ineligible, checks } = parts;
+  const { identity, stats, config, state, quorum, peers, held, scripts, announce, ineligible, checks } = parts;
   const body: Status = {
     identity,
     stats: {
@@ -167,6 +191,7 @@ export function statusBody(parts: Status): Status {
   if (peers) body.peers = peers;
   if (held) body.held = held;
   if (scripts) body.scripts = scripts;
+  if (announce) body.announce = announce;
   if (ineligible) body.ineligible = ineligible;
   if (checks) body.checks = checks;
   return body;

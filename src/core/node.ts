@@ -47,7 +47,7 @@
 
 import type { ClusterConfig } from '../config/model.js';
 import type { Action, Announcement, ArpEntry, CoreEvent, LogLevel, Ownership, PlacementResult, StepResult } from './types.js';
-import { createPlacer, type Placer } from './placement.js';
+import { createPlacer, place, type Placer } from './placement.js';
 import { computeMembership, isFresh, type MembershipView, type PeerRecord } from './membership.js';
 import { compareConfigs, remapHeld } from './config-change.js';
 import { clusterEntries, dropPeer, emptyArpCache, localEntries, mergeSlice, setLocalEntries, type ArpCache } from './arp-cache.js';
@@ -671,8 +671,10 @@ function evaluate(state: NodeState, now: number, out: Out): number {
     else if (other !== undefined) release(state, group, `${other.name} holds it too`, out);
   }
 
-  // Takes.
-  if (mode === 'acting') {
+  // Takes. flip's start-up (reference/flip.md §1.9): every peer counts as alive until a quorum
+  // says otherwise, so a flip server without quorum under "freeze" still takes its home points.
+  const homeOnly = mode === 'frozen' && config.format === 'flip' ? homePoints(config, self, ownIneligible) : undefined;
+  if (mode === 'acting' || homeOnly !== undefined) {
     const hold = takeHold(state, view, now);
     for (const [group, { at }] of state.handoffs) if (now - at > timing.staleMs) state.handoffs.delete(group);
     // Every member must have spoken since this node's view last changed: a member that changed
@@ -680,7 +682,7 @@ function evaluate(state: NodeState, now: number, out: Out): number {
     // on an older word. Changed views are announced at once, so this costs one message.
     const heardSinceChange = view.members.every((peer) => peer.lastHeard >= state.viewSince);
     for (const group of config.groups.map((g) => g.index)) {
-      if (state.held.has(group) || !mine(group) || heldByAliveMember(group) !== undefined) continue;
+      if (state.held.has(group) || !(homeOnly?.has(group) ?? mine(group)) || heldByAliveMember(group) !== undefined) continue;
       if (!heardSinceChange) continue;
       if (now < hold.until) {
         wake.add(hold.until);
@@ -911,6 +913,29 @@ function takeHold(state: NodeState, view: MembershipView, now: number): { until:
   return { until, lastHolder };
 }
 
+const homePointCache = new WeakMap<ClusterConfig, Map<string, ReadonlySet<number>>>();
+
+/** The groups placement gives `self` when every node is active: a flip server's home points. */
+function homePoints(config: ClusterConfig, self: string, ownIneligible: readonly number[]): ReadonlySet<number> {
+  const key = `${self} ${ownIneligible.join(',')}`;
+  let byKey = homePointCache.get(config);
+  if (byKey === undefined) homePointCache.set(config, (byKey = new Map()));
+  let home = byKey.get(key);
+  if (home === undefined) {
+    const ineligible = new Set(ownIneligible);
+    const owners = place({
+      config,
+      active: config.nodes.map((node) => node.name),
+      ineligible: (group) => (ineligible.has(group) ? new Set([self]) : undefined),
+      holders: new Map(),
+      preferenceReady: () => true,
+    });
+    home = new Set(config.groups.map((group) => group.index).filter((group) => owners[group]?.includes(self)));
+    byKey.set(key, home);
+  }
+  return home;
+}
+
 function ownershipMap(activeNodes: readonly string[], owners: PlacementResult): Ownership {
   const map: Ownership = { _: [] };
   for (const name of activeNodes) map[name] = [];
@@ -995,5 +1020,5 @@ export function arpCache(state: NodeState): ArpEntry[] {
 export function notifyTargets(state: NodeState, group: number, notify = state.config.notify): NotifyHost[] {
   const vipGroup = state.config.groups[group];
   if (vipGroup === undefined) throw new RangeError(`notifyTargets: group ${group} is not in config v${state.config.version} (${state.config.groups.length} groups)`);
-  return notifyHosts(vipGroup, notify, arpCache(state));
+  return notifyHosts(vipGroup, notify, arpCache(state), state.config.arp.notifyBudget);
 }

@@ -12,13 +12,15 @@ export interface NotifyHost { vip: string; interface: string; ip: string; mac?: 
 
 const INCOMPLETE_MAC = '00:00:00:00:00:00';
 
-export function notifyHosts(group: VipGroup, notify: readonly NotifyTarget[], arpEntries: readonly ArpEntry[]): NotifyHost[] {
+/** `networkBudget`: addresses taken from notify networks per VIP (the first ones of each range, in notify order). */
+export function notifyHosts(group: VipGroup, notify: readonly NotifyTarget[], arpEntries: readonly ArpEntry[], networkBudget = Infinity): NotifyHost[] {
   const ownIps = new Set(group.addresses.map((address) => address.ip));
   const hosts: NotifyHost[] = [];
   for (const address of group.addresses) {
     if (address.family !== 4) continue;
     const subnet = ipv4Subnet(address.ip, address.prefixLength);
     const byIp = new Map<string, NotifyHost>();
+    let budget = networkBudget;
     const add = (ip: string, mac: string | undefined) => {
       if (ownIps.has(ip)) return;
       const known = byIp.get(ip);
@@ -37,7 +39,9 @@ export function notifyHosts(group: VipGroup, notify: readonly NotifyTarget[], ar
       } else if (target.family === 4) {
         const range = intersect(subnet, ipv4Subnet(target.network, target.prefixLength));
         if (range === undefined) continue;
-        for (let value = range.first; value <= range.last; value++) add(numberToIpv4(value), undefined);
+        const last = Math.min(range.last, range.first + budget - 1);
+        budget -= Math.max(0, last - range.first + 1);
+        for (let value = range.first; value <= last; value++) add(numberToIpv4(value), undefined);
       }
     }
     hosts.push(...byIp.values());

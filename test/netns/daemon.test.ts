@@ -1,6 +1,9 @@
 // vippyd end to end: real daemons on a bridged segment, asserting what the kernels show.
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Segment, netnsAvailable, waitFor } from './harness.js';
 import { VippyCluster, VIPPYCTL, VIPPYD, baseConfig, observerMac } from './lib/cluster.js';
 import { loadConfigFile } from '../../src/config/index.js';
@@ -76,6 +79,26 @@ describe.skipIf(!netnsAvailable)('vippyd on a real segment', () => {
     expect(elapsed).toBeLessThan(300 + 200 + 150); // stale + 200 ms, plus the poll's own cost
   });
 
+  it('a holder whose MAC changed announces the new one when a VIP comes back to it', async () => {
+    const { seg, cluster } = await threeNodes();
+    const n1 = seg.host('n1');
+    const newMac = '02:00:5e:00:53:01';
+    const vippyctl = (...args: string[]) => execFileSync(VIPPYCTL, ['-s', cluster.daemon('n1').socket, ...args], { encoding: 'utf8' });
+    // n1 has announced VIP1 with its first MAC; then the MAC changes under the running daemon.
+    await cluster.waitForHolder(VIP1, 'n1');
+    await seg.exec(n1, ['ip', 'link', 'set', 'dev', 'eth0', 'address', newMac]);
+    vippyctl('deactivate');
+    await waitFor(async () => (await cluster.holders(VIP1)).filter((h) => h !== 'n1').length === 1, { timeoutMs: 5000, what: 'VIP1 moves off n1' });
+    await seg.exec(seg.observer, ['ping', '-c', '1', '-W', '1', VIP1]);
+    const interim = await observerMac(seg, VIP1);
+    expect([seg.host('n2').mac, seg.host('n3').mac]).toContain(interim);
+    // Back to n1 (its preferred node): only its gratuitous ARP tells the observer; nothing pings.
+    vippyctl('activate');
+    await cluster.waitForHolder(VIP1, 'n1');
+    await waitFor(async () => (await observerMac(seg, VIP1)) !== interim, { timeoutMs: 3000, what: 'the observer entry for VIP1 leaves the interim holder' });
+    expect(await observerMac(seg, VIP1)).toBe(newMac);
+  });
+
   it('SIGTERM hands the group over at once and leaves nothing behind', async () => {
     const { seg, cluster } = await threeNodes();
     await cluster.waitForHolder(VIP1, 'n1');
@@ -137,6 +160,69 @@ describe.skipIf(!netnsAvailable)('vippyd on a real segment', () => {
     expect(status.state.inactive_reason).toBe('healthfile');
     execFileSync('rm', [`${cluster.dir}/n1.down`]);
     await cluster.waitForHolder(VIP1, 'n1', 3000);
+  });
+
+  it("a plugin written for the original sees its objects, events and shapes; config plugins load before -p ones", async () => {
+    seg = await Segment.create({ hosts: ['n1', 'n2'] });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vippy-plugin-shapes-'));
+    try {
+      const out = (node: string) => path.join(dir, `${node}.jsonl`);
+      // In the original's style: globals, var, require, callbacks; files named by config.hostname().
+      const recorder = (name: string) => `var fs = require('fs');
+        function record(kind, value) { fs.appendFileSync(${JSON.stringify(dir)} + '/' + config.hostname() + '.jsonl', JSON.stringify([kind, value]) + '\\n'); }
+        record('loaded', ${JSON.stringify(name)});`;
+      const fromConfig = path.join(dir, 'from-config.js');
+      const fromCli = path.join(dir, 'from-cli.js');
+      writeFileSync(fromConfig, `${recorder('from-config')}
+        record('plugins', config.plugins());
+        var sent = false, heard = false;
+        manager.on('state-change', function (ownership, last) { record('state-change', { ownership: ownership, last: last, state: manager.state() }); });
+        var lastState = '';
+        var poll = setInterval(function () {
+          var now = JSON.stringify(manager.state());
+          if (now !== lastState) { lastState = now; record('state', manager.state()); }
+        }, 50);
+        config.on('stop', function () { clearInterval(poll); });
+        config.on('send-announce', function (m) { if (!sent) { sent = true; record('send-announce', m); } });
+        config.on('recv-announce', function (m) { if (!heard && m.me !== config.hostname()) { heard = true; record('recv-announce', m); } });`);
+      writeFileSync(fromCli, recorder('from-cli'));
+      const vips = [['n1', { interface: 'eth0', ip: `${VIP1}/24` }], [{ interface: 'eth0', ip: `${VIP2}/24` }]];
+      cluster = new VippyCluster(seg, { config: baseConfig(seg.hosts, { vips, plugins: [fromConfig] }), args: () => ['-p', fromCli] });
+      await cluster.startAll();
+      await cluster.waitForHolder(VIP1, 'n1');
+      const records = () => (existsSync(out('n1')) ? readFileSync(out('n1'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as [string, any]) : []);
+      const vip1 = { ip: VIP1, netmask: '255.255.255.0', broadcast: '192.0.2.255', network: '192.0.2.0', name: 'eth0' };
+      const group0 = ['n1', vip1];
+      const group1 = [{ ...vip1, ip: VIP2 }];
+      // The settled ownership of both nodes: n1 has its preferred group; the other goes by md5.
+      const { config } = loadConfigFile(cluster.daemon('n1').configPath);
+      const owner1 = place({ config, active: ['n1', 'n2'], ineligible: () => undefined, holders: new Map(), preferenceReady: () => true })[1]![0]!;
+      const settled = { _: [], n1: owner1 === 'n1' ? [group0, group1] : [group0], n2: owner1 === 'n2' ? [group1] : [] };
+      await waitFor(() => {
+        const latest = records().filter(([kind]) => kind === 'state').at(-1)?.[1];
+        return JSON.stringify(latest) === JSON.stringify(settled) && records().some(([kind]) => kind === 'recv-announce');
+      }, { timeoutMs: 8000, what: `n1's plugin to see manager.state() ${JSON.stringify(settled)}` });
+      // state-change comes when this node's own share changes (as in the original): its last one
+      // gave n1 what it holds now, and manager.state() inside the event is that new map.
+      const change = records().filter(([kind]) => kind === 'state-change').at(-1)![1];
+      expect(change.ownership.n1).toEqual(settled.n1);
+      expect(change.ownership._).toEqual([]);
+      expect(change.state).toEqual(change.ownership);
+      expect(Object.keys(change.last).length === 0 || '_' in change.last).toBe(true);
+
+      const seen = records();
+      expect(seen.slice(0, 2)).toEqual([['loaded', 'from-config'], ['plugins', [fromConfig, fromCli]]]);
+      expect(seen.findIndex(([kind, value]) => kind === 'loaded' && value === 'from-cli')).toBeGreaterThan(1);
+      const send = seen.find(([kind]) => kind === 'send-announce')![1];
+      expect(Object.keys(send).slice(0, 8)).toEqual(['me', 'active', 'version', 'vips', 'nodes', 'hash', 'nonce', 'arpcache']);
+      expect(send).toMatchObject({ me: 'n1', version: 1, vips: [group0, group1], nodes: ['n1', 'n2'] });
+      const recv = seen.find(([kind]) => kind === 'recv-announce')![1];
+      expect(recv).toMatchObject({ me: 'n2', version: 1, vips: [group0, group1], nodes: ['n1', 'n2'], same_config: true });
+      expect(recv.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(typeof recv.arpcache).toBe('object');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a version bump by SIGHUP on one node graduates the others, who persist it', async () => {

@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
+import { netnsProblems } from './lib/requirements.js';
 import { run, spawnProcess, type RunOptions, type RunResult, type Spawned, type SpawnOptions } from './lib/proc.js';
 
 export { run, type RunOptions, type RunResult, type Spawned, type SpawnOptions } from './lib/proc.js';
@@ -68,22 +69,12 @@ export interface WaitForOptions {
 
 type Target = Host | string;
 
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}
-
-function onPath(tool: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(path.join(dir, tool)));
-}
-
 /**
  * True when namespace tests can run here (root, with ip and nft installed). When they cannot and
  * CI is set, throws: namespace tests must never be skipped in CI.
  */
 export function requireNetns(): boolean {
-  const problems: string[] = [];
-  if (!isRoot()) problems.push(`the process is not root (uid ${process.getuid?.()})`);
-  for (const tool of ['ip', 'nft']) if (!onPath(tool)) problems.push(`'${tool}' is not on PATH`);
+  const problems = netnsProblems();
   if (problems.length === 0) return true;
   if (process.env.CI) {
     throw new Error(`namespace tests cannot run: ${problems.join('; ')}. They must not be skipped when CI is set ` +
@@ -291,6 +282,30 @@ export class Segment {
 
   async #sysctl(ns: string, settings: string[]): Promise<void> {
     await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...settings]);
+  }
+
+  /**
+   * A namespace off the segment, behind one host: veth `eth0` in the new namespace `<prefix>-<name>`
+   * paired with `<name>0` in the host's namespace, both up and without addresses (the caller
+   * addresses and routes them). For routed test beds: a client on another subnet behind a router
+   * host. Destroyed with the segment; exec/spawn take its namespace name (returned).
+   */
+  async addStub(name: string, via: Target): Promise<string> {
+    this.#assertUsable('addStub');
+    if (!/^[a-z][a-z0-9]{0,9}$/.test(name) || this.#namespaces.includes(`${this.prefix}-${name}`) || this.members.some((h) => h.name === name)) {
+      throw new Error(`addStub: bad or taken name ${JSON.stringify(name)} (lower-case letter then up to 9 letters/digits)`);
+    }
+    const ns = `${this.prefix}-${name}`;
+    const viaNs = this.#nsOf(via);
+    this.#namespaces.push(ns);
+    await run(['ip', 'netns', 'add', ns]);
+    await this.#sysctl(ns, this.ipv6
+      ? ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.default.accept_ra=0']
+      : ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    await ipBatch(undefined, [`link add name eth0 netns ${ns} type veth peer name ${name}0 netns ${viaNs}`]);
+    await ipBatch(ns, ['link set lo up', 'link set eth0 up']);
+    await ipBatch(viaNs, [`link set ${name}0 up`]);
+    return ns;
   }
 
   /** Every namespace of this segment, the switch first. */

@@ -1,7 +1,8 @@
 // The native addon against the real kernel. Addon calls run in fixture scripts inside a host
 // namespace (test/netns/fixtures/native-*.ts); what they did is read back with independent tools:
 // `ip -j addr`, `ip -j neigh` and tcpdump in the observer.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,8 +10,9 @@ import { PROJECT_ROOT, Segment, TSX_LOADER, netnsAvailable, waitFor, type Host, 
 
 const CALL_FIXTURE = 'test/netns/fixtures/native-call.ts';
 const WATCH_FIXTURE = 'test/netns/fixtures/native-watch.ts';
+const MUTE_SOURCE = 'test/netns/fixtures/netlink-mute.cc';
 
-type Step = { call: string; args?: unknown[] } | { frame: string; args?: unknown[] } | { pause: number };
+type Step = { call: string; args?: unknown[] } | { frame: string; args?: unknown[] } | { pause: number } | { await: string };
 interface ErrorInfo {
   name: string;
   message: string;
@@ -46,22 +48,40 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
   let b: Host;
   let obs: Host;
 
+  let scratch: string;
+  let awaits = 0;
   beforeAll(async () => {
     seg = await Segment.create({ hosts: ['a', 'b'], observer: true });
     [a, b, obs] = [seg.host('a'), seg.host('b'), seg.observer];
+    scratch = mkdtempSync(join(tmpdir(), 'vippy-native-'));
   });
   afterAll(async () => {
     await seg?.destroy();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  /** Runs the steps in `host` (as root, or as nobody without capabilities); the process must exit 0. */
-  async function calls(host: Host, steps: Step[], { unprivileged = false } = {}): Promise<Outcome[]> {
+  /** A step that blocks the fixture until `onAwait` (given to calls()) has run. */
+  const awaitStep = (): Step => ({ await: join(scratch, `await-${awaits++}`) });
+
+  /**
+   * Runs the steps in `host` (as root, or as nobody without capabilities); the process must exit 0.
+   * At each await step, onAwait(pid) runs before the fixture goes on.
+   */
+  async function calls(host: Host, steps: Step[], { unprivileged = false, onAwait }: { unprivileged?: boolean; onAwait?: (pid: number) => Promise<void> } = {}): Promise<Outcome[]> {
     const json = JSON.stringify(steps);
     const child = unprivileged
       ? seg.spawn(host, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
           process.execPath, '--import', TSX_LOADER, `${PROJECT_ROOT}/${CALL_FIXTURE}`, json], { cwd: PROJECT_ROOT })
       : seg.node(host, CALL_FIXTURE, [json]);
+    const handlerErrors: unknown[] = [];
+    child.onLine((line, stream) => {
+      if (stream !== 'stdout' || !line.startsWith('{"awaiting"')) return;
+      const { awaiting, pid } = JSON.parse(line) as { awaiting: string; pid: number };
+      void (onAwait ?? (async () => {}))(pid).catch((error: unknown) => handlerErrors.push(error))
+        .finally(() => writeFileSync(awaiting, ''));
+    });
     const status = await child.wait();
+    if (handlerErrors.length > 0) throw handlerErrors[0];
     expect(status, `native-call exited badly\nstderr: ${child.stderr}`).toEqual({ code: 0, signal: null });
     const outcomes = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Outcome[];
     expect(outcomes).toHaveLength(steps.length);
@@ -277,6 +297,59 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
     });
   });
 
+  describe('deadlines', () => {
+    let mute: string;
+    beforeAll(() => {
+      mute = join(scratch, 'netlink-mute');
+      execFileSync('g++', ['-O1', '-o', mute, join(PROJECT_ROOT, MUTE_SOURCE)]);
+    });
+
+    /** The descriptor of the process's request socket: NETLINK_ROUTE (protocol 0), in no group. */
+    function requestSocketFd(pid: number): number {
+      // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+      const rows = readFileSync(`/proc/${pid}/net/netlink`, 'utf8').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+      const inodes = new Set(rows.filter(([, protocol, port, groups]) => protocol === '0' && port !== '0' && groups === '00000000').map((r) => r[9]));
+      const fds = readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+        try {
+          return inodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? '');
+        } catch {
+          return false; // closed meanwhile
+        }
+      });
+      expect(fds, `netlink request sockets of ${pid}`).toHaveLength(1);
+      return Number(fds[0]);
+    }
+
+    it('a request or dump the kernel never answers fails with ETIMEDOUT naming it, and the next call gets a fresh socket', async () => {
+      const req = addReq('192.0.2.80', 32);
+      try {
+        // Each await step mutes the request socket the process has open at that point: the kernel
+        // carries requests out, but its replies are dropped on delivery.
+        const outcomes = await calls(a, [
+          { call: 'listInterfaces' },
+          awaitStep(),
+          { call: 'ensureAddress', args: [req] },
+          { call: 'listAddresses', args: [4] },
+          awaitStep(),
+          { call: 'listNeighbours' },
+          { call: 'listInterfaces' },
+        ], { onAwait: async (pid) => { await seg.exec(a, [mute, String(pid), String(requestSocketFd(pid))]); } });
+        expect(outcomes[2]!.error).toEqual({
+          name: 'Error', code: 'ETIMEDOUT', errno: -110, syscall: 'RTM_NEWADDR', interface: 'eth0', address: '192.0.2.80',
+          message: 'RTM_NEWADDR 192.0.2.80/32 on eth0: ETIMEDOUT (Connection timed out): no reply from the kernel within 1000 ms; the request may have been carried out',
+        });
+        // It was: only the ACK was lost. The next call works, on a new socket.
+        expect(outcomes[3]!.ok).toContainEqual(expect.objectContaining({ address: '192.0.2.80', interface: 'eth0' }));
+        expect((await addresses(a)).map((x) => x.local)).toContain('192.0.2.80');
+        expect(outcomes[5]!.error).toMatchObject({ name: 'Error', code: 'ETIMEDOUT', syscall: 'RTM_GETNEIGH',
+          message: expect.stringMatching(/^RTM_GETNEIGH: ETIMEDOUT \(Connection timed out\): no reply from the kernel within 1000 ms/) });
+        expect(outcomes[6]!.ok).toContainEqual(expect.objectContaining({ name: 'eth0', index: a.ifindex }));
+      } finally {
+        await seg.exec(a, ['ip', 'addr', 'del', '192.0.2.80/32', 'dev', 'eth0'], { allowFail: true });
+      }
+    });
+  });
+
   describe('events', () => {
     type Event = Record<string, unknown> & { type: string };
     function collect(child: Spawned): Event[] {
@@ -349,6 +422,10 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
         expect(events.some((e) => e.type === 'overrun')).toBe(false);
         writeFileSync(release, '');
         await waitEvent(events, 'overrun', { type: 'overrun' });
+        // The overrun showed as a poll error (libuv then stops the handle); watching goes on.
+        await seg.exec(a, ['ip', 'addr', 'add', '192.0.2.63/32', 'dev', 'spare0']);
+        await waitEvent(events, 'an address added after the overrun', { type: 'address', action: 'new', address: '192.0.2.63' });
+        expect(events.filter((e) => e.type === 'failed')).toEqual([]);
         watcher.kill('SIGUSR2');
         expect(await watcher.wait()).toEqual({ code: 0, signal: null });
       } finally {
@@ -433,6 +510,8 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
       expect(header).toContain('hlim 255, next-header ICMPv6 (58) payload length: 32');
       expect(header).toContain('2001:db8::70 > ff02::1: [icmp6 sum ok] ICMP6, neighbor advertisement, length 32');
       expect(header).toContain('tgt is 2001:db8::70, Flags [override]');
+      // The option is on tcpdump's next line, which may be printed a moment after the header.
+      await tcpdump.waitForLine(`destination link-address option (2), length 8 (1): ${b.mac}`);
       const lines = tcpdump.stdout.split('\n');
       const option = lines[lines.indexOf(header) + 1];
       expect(option).toMatch(new RegExp(`destination link-address option \\(2\\), length 8 \\(1\\): ${b.mac}`));
@@ -448,6 +527,31 @@ describe.skipIf(!netnsAvailable)('native addon (real kernel)', () => {
       await seg.exec(obs, ['ping', '-n', '-q', '-b', '-c', '3', '-i', '0.05', '-W', '0.3', '192.0.2.255'], { allowFail: true });
       expect(await packetSockets()).toEqual([{ type: '2', proto: '0000', running: '0', rmem: '0' }]);
       expect(await sender.wait()).toEqual({ code: 0, signal: null });
+    });
+
+    it('frames after `ip link set address` carry the new MAC, not the one remembered from the first frame', async () => {
+      const newMac = '02:00:5e:00:53:0b';
+      await seg.exec(b, ['ip', 'addr', 'add', '2001:db8::73/64', 'dev', 'eth0', 'nodad']);
+      try {
+        const outcomes = await calls(b, [
+          { frame: 'garp', args: [b.ifindex, '192.0.2.73', 'reply'] },
+          awaitStep(),
+          { frame: 'garp', args: [b.ifindex, '192.0.2.73', 'reply'] },
+          { frame: 'unsolicitedNa', args: [b.ifindex, '2001:db8::73'] },
+        ], { onAwait: async () => { await seg.exec(b, ['ip', 'link', 'set', 'dev', 'eth0', 'address', newMac]); } });
+        expect(outcomes.map((o) => o.error)).toEqual([undefined, undefined, undefined, undefined]);
+        await tcpdump.waitForLine(`Reply 192.0.2.73 is-at ${b.mac}`);
+        // The kernel writes the Ethernet source; the ARP sender and the NA's option are the addon's.
+        const reply = await tcpdump.waitForLine(`Reply 192.0.2.73 is-at ${newMac}`);
+        expect(reply).toContain(`${newMac} > ff:ff:ff:ff:ff:ff, ethertype ARP`);
+        const header = await tcpdump.waitForLine(`${newMac} > 33:33:00:00:00:01, ethertype IPv6 (0x86dd)`);
+        await tcpdump.waitForLine(`destination link-address option (2), length 8 (1): ${newMac}`);
+        const lines = tcpdump.stdout.split('\n');
+        expect(lines[lines.indexOf(header) + 1]).toContain(`destination link-address option (2), length 8 (1): ${newMac}`);
+      } finally {
+        await seg.exec(b, ['ip', 'link', 'set', 'dev', 'eth0', 'address', b.mac]);
+        await seg.exec(b, ['ip', 'addr', 'del', '2001:db8::73/64', 'dev', 'eth0'], { allowFail: true });
+      }
     });
 
     it('a frame for an interface that does not exist fails with ENODEV', async () => {

@@ -113,7 +113,7 @@ describe('vippyctl', () => {
     for (const argv of [['-s', socket], ['--bogus', 'status'], ['status', 'now']]) {
       const result = await run(...argv);
       expect(result.code).toBe(2);
-      expect(result.stderr).toContain('usage: vippyctl [-s SOCKET] [--json] <command> [reason]');
+      expect(result.stderr).toContain('usage: vippyctl [-s SOCKET] [--json] [-h] <command> [reason]');
     }
     const help = await run('-h');
     expect(help.code).toBe(0);

@@ -112,7 +112,8 @@ describe('vippyd', () => {
   it('starts the daemon with the original defaults and exits with its status', async () => {
     const daemon = fakeDaemon(0);
     expect((await run([], daemon)).code).toBe(0);
-    expect(daemon.started).toEqual([{ configPath: '/etc/vippy.conf', node: os.hostname(), plugins: [] }]);
+    // No -n: the daemon decides (a flip file's id, else the host name).
+    expect(daemon.started).toEqual([{ configPath: '/etc/vippy.conf', plugins: [] }]);
   });
 
   it('passes -c, -n and every -p in order', async () => {

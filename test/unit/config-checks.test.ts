@@ -113,8 +113,9 @@ describe('checks in a vippy file', () => {
   it('keeps the did-you-mean of a mistyped address key and of a mistyped checks element', () => {
     const problems = problemsOf({ ...base, vips: [[{ interface: 'eth0', ipp: '192.0.2.10/24' }, { chekcs: ['web'] }]], checks: { web } });
     expect(problems.map((problem) => `${problem.path}: ${problem.message}`)).toEqual([
-      'vips[0][0]: must be a node name (first element only), {"interface", "ip"} or {"checks"}, not an object',
-      'vips[0][1]: must be a node name (first element only), {"interface", "ip"} or {"checks"}, not an object',
+      'vips[0][0].ip: is required',
+      'vips[0][0].ipp: unknown key; did you mean "ip"?',
+      'vips[0][1]: must be a node name (first element only), {"interface", "ip"} or a group\'s options {"announce", "checks"}, not an object',
     ]);
   });
 

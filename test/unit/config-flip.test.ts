@@ -34,6 +34,18 @@ describe('flip configs', () => {
     expect(config.logging.mask).toEqual({ emerg: true, alert: true, crit: true, err: true, warning: true, notice: true, info: true, debug: false });
   });
 
+  it("accept flip's remove_on_start (per system, or for all in cluster) and cluster.remove_on_failure", () => {
+    expect(config.systems![0]!.removeOnStart).toBe(false);
+    expect(config.releaseOnStop).toBe(true);
+    const keep = parseConfig(JSON.stringify({
+      ...readme,
+      cluster: { ...readme.cluster, remove_on_failure: false, remove_on_start: true, system: { ip: { ...readme.cluster.system['ip'], remove_on_start: false } } },
+    }), 'flip.conf').config;
+    expect(keep.systems![0]!.removeOnStart).toBe(false); // the system's own value wins
+    expect(keep.releaseOnStop).toBe(false);
+    expect(parseConfig(JSON.stringify({ ...readme, cluster: { ...readme.cluster, remove_on_start: true } }), 'flip.conf').config.systems![0]!.removeOnStart).toBe(true);
+  });
+
   it('lease addresses like vippy files: the default expires before a takeover, address_lease overrides it', () => {
     // ping_timeout 1.5 s + guard 1 s - gossip_interval 1 s leaves under 2 s: the shortest lease.
     expect(config.timing.leaseSeconds).toBe(1);
@@ -53,7 +65,7 @@ describe('flip configs', () => {
 
   it('make one group per data point, sorted as flip sorts them, with the system\'s interface', () => {
     expect(config.systems).toEqual([{
-      name: 'ip', type: 'shard', alive: 'ip_up', down: 'ip_down', config: { interface: 'lo0' }, data: ['198.51.100.1', '198.51.100.2'], delayMs: 500,
+      name: 'ip', type: 'shard', alive: 'ip_up', down: 'ip_down', config: { interface: 'lo0' }, data: ['198.51.100.1', '198.51.100.2'], delayMs: 500, removeOnStart: false,
     }]);
     expect(config.groups.map(({ index, key, system, point, addresses }) => ({ index, key, system, point, interfaces: addresses.map((a) => `${a.interface} ${a.ip}/${a.prefixLength}`) }))).toEqual([
       { index: 0, key: '198.51.100.1', system: 'ip', point: '198.51.100.1', interfaces: ['lo0 198.51.100.1/32'] },

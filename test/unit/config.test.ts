@@ -107,7 +107,7 @@ describe('defaults (the original code\'s, plus the new keys)', () => {
     expect(config.placement).toBe('vippy');
     expect(config.preempt).toBe(true);
     expect(config.chat.ttl).toBe(1);
-    expect(config.arp).toEqual({ burstCount: 5, burstSpacingMs: 20, repeatDelayMs: 5000, refreshIntervalMs: 0, notifyRate: 500 });
+    expect(config.arp).toEqual({ burstCount: 5, burstSpacingMs: 20, repeatDelayMs: 5000, refreshIntervalMs: 0, notifyRate: 500, notifyBudget: 65_536 });
     expect(config.metrics).toBeUndefined();
   });
 
@@ -168,6 +168,24 @@ describe('what real configs contain', () => {
     expect(warnings).toEqual([
       'stale (1.5 s) is less than two intervals (1 s): one lost announcement marks a peer down',
       'secret is shorter than 16 characters: use a long random string',
+    ]);
+  });
+});
+
+describe('the original\'s looser corners', () => {
+  it('logs every level to syslog when no mask is given (the original set none), the console default otherwise', () => {
+    expect(Object.values(parse({ ...base, logging: { driver: 'syslog' } }).config.logging.mask).every(Boolean)).toBe(true);
+    expect(parse({ ...base, logging: { driver: 'console' } }).config.logging.mask).toMatchObject({ err: true, warning: false, info: false });
+    expect(parse({ ...base, logging: { driver: 'syslog', mask: { err: true } } }).config.logging.mask).toMatchObject({ err: true, crit: false });
+  });
+
+  it('loads notify networks of any prefix, and warns when one overlaps a VIP subnet beyond the per-move budget', () => {
+    const small = parse({ ...base, notify: [{ interface: 'eth0', ip: '10.0.0.0/8' }] });
+    expect(small.config.notify).toEqual([{ kind: 'network', interface: 'eth0', family: 4, network: '10.0.0.0', prefixLength: 8 }]);
+    expect(small.warnings).toEqual([]); // the VIP is a /24: at most 256 addresses are told
+    const wide = parse({ ...base, vips: [[{ interface: 'eth0', ip: '10.1.2.3/8' }]], notify: [{ interface: 'eth0', ip: '10.0.0.0/8' }] });
+    expect(wide.warnings).toEqual([
+      'notify[0] 10.0.0.0/8: its overlap with 10.1.2.3/8 has more than 65536 addresses; each takeover notifies the first 65536 of them (plus every arp-cache host)',
     ]);
   });
 });
@@ -282,10 +300,9 @@ describe('rejections name the key path and its line and column', () => {
     ['a preferred node not in nodes', { vips: [['zed', { interface: 'eth0', ip: '192.0.2.10' }]] }, 'vips[0][0]', 'preferred node "zed" is not in nodes'],
     ['a node name later in a group', { vips: [[{ interface: 'eth0', ip: '192.0.2.10' }, 'a']] }, 'vips[0][1]', 'a node name may only be the first element of a group (the preferred node)'],
     ['an ip in two groups', { vips: [[{ interface: 'eth0', ip: '192.0.2.10/24' }], [{ interface: 'eth1', ip: '192.0.2.10/32' }]] }, 'vips[1][0].ip', '192.0.2.10 is already in vips[0][0]: an address belongs to one group'],
-    ['an entry without interface', { vips: [[{ ip: '192.0.2.10' }]] }, 'vips[0][0].interface', 'is required'],
+    ['an entry without interface', { vips: [[{ ip: '192.0.2.10' }]] }, 'vips[0][0].interface', 'is required in an l2 group: the network interface the address is plumbed on'],
     ['an unknown key in an entry', { vips: [[{ interface: 'eth0', ip: '192.0.2.10', nmae: 'x' }]] }, 'vips[0][0].nmae', 'unknown key'],
     ['a notify network that is not one', { notify: [{ interface: 'eth0', ip: 'everyone' }] }, 'notify[0].ip', '"everyone" is not an IP address (expected "address" or "address/prefix-length")'],
-    ['a notify network too large', { notify: [{ interface: 'eth0', ip: '10.0.0.0/8' }] }, 'notify[0].ip', '/8 is too large to notify every address (at most 65536: /16 or longer)'],
     ['a notify token misspelt', { notify: ['arp_cache'] }, 'notify[0]', 'must be "arp-cache", not "arp_cache"; did you mean "arp-cache"?'],
     ['quorum above the node count', { quorum: 3 }, 'quorum', 'must be at most the number of nodes (2)'],
     ['a no-quorum policy with quorum 1', { no_quorum_policy: 'stop' }, 'no_quorum_policy', '"stop" has no effect with quorum 1 (one node is always a quorum); set quorum or remove it'],

@@ -77,6 +77,20 @@ describe('formatStatus', () => {
     );
   });
 
+  it('prints flip data points that are not addresses, each with its own holder, and every holder of a replicated one', () => {
+    const point = (name: string, system = 'db'): StatusGroup => [{ point: name, system }];
+    const [primary, replica, cache] = [point('primary'), point('replica'), point('shared', 'cache')];
+    const body = statusBody({
+      identity: 'flip1',
+      stats: { net: { ignore: 0, 'send-announce': 1, 'recv-announce': 1 }, 'state-changes': 1 },
+      config: { version: 0, vips: [primary, replica, cache], nodes: ['flip1', 'flip'] },
+      state: { mature: true, active: true, inactive_reason: null, ownership: statusOwnership({ _: [], flip1: [0, 2], flip: [1, 2] }, [primary, replica, cache]) },
+    });
+    expect(formatStatus(JSON.parse(JSON.stringify(body)))).toBe(
+      'State:  active\n(*) flip1: primary (db)\n    flip: replica (db)\n(*) flip1,flip: shared (cache)\n',
+    );
+  });
+
   it('rejects replies that are not a status report, naming what is missing', () => {
     expect(() => formatStatus({ error: 'no such command' })).toThrow(new StatusFormatError('the status reply has no "state" object'));
     expect(() => formatStatus({ state: {}, config: {} })).toThrow(/config\.vips/);

@@ -5,6 +5,7 @@ import { compareConfigs, remapHeld } from '../../src/core/config-change.js';
 import { notifyHosts } from '../../src/core/notify-targets.js';
 import type { Action, Announcement, CoreEvent } from '../../src/core/types.js';
 import type { VipGroup } from '../../src/config/model.js';
+import { parseConfig } from '../../src/config/index.js';
 import { simConfig } from '../sim/config.js';
 
 const config = simConfig({ nodes: ['a', 'b', 'c'], groups: 3, quorum: 2 });
@@ -160,6 +161,40 @@ describe('config graduation', () => {
   });
 });
 
+describe("flip's start-up (reference/flip.md §1.9)", () => {
+  /** flip's README cluster: flip, flip1 (priority 1), flip2 (arbiter); .1 is flip1's home, .2 flip's. */
+  const readme = (extra: object = {}) => parseConfig(JSON.stringify({
+    id: 'flip', key: 'a key long enough for the warning',
+    servers: {
+      flip: { ip: '192.0.2.1', port: 2200, systems: ['ip'] },
+      flip1: { ip: '192.0.2.2', port: 2200, systems: ['ip'], priority: 1 },
+      flip2: { ip: '192.0.2.3', port: 2200 },
+    },
+    cluster: { config: { interface: 'eth0' }, system: { ip: { type: 'shard', data: ['192.0.2.202', '192.0.2.201'] } } },
+    ...extra,
+  }), 'flip.json').config;
+
+  /** What a node that stays alone plumbs over `ms`, stepped every 50 ms. */
+  function aloneFor(configuration: ReturnType<typeof readme>, ms: number): string[] {
+    const node = createNode({ self: 'flip', config: configuration, now: 0 });
+    const taken: string[] = [];
+    for (let now = 0; now <= ms; now += 50) {
+      for (const action of of(step(node, { type: 'tick' }, now).actions, 'plumb')) taken.push(configuration.groups[action.group]!.point!);
+    }
+    return taken;
+  }
+
+  it('a lone flip server without quorum ("freeze", the flip default) takes its home points, and only those', () => {
+    const configuration = readme();
+    expect(configuration).toMatchObject({ quorum: 2, noQuorumPolicy: 'freeze' });
+    expect(aloneFor(configuration, 10_000)).toEqual(['192.0.2.202']);
+  });
+
+  it('under no_quorum_policy "stop" vippy\'s quorum rule wins: a lone server takes nothing', () => {
+    expect(aloneFor(readme({ no_quorum_policy: 'stop' }), 10_000)).toEqual([]);
+  });
+});
+
 describe('ARP cache and notify targets', () => {
   const group: VipGroup = {
     index: 0, key: '192.0.2.10',
@@ -182,6 +217,15 @@ describe('ARP cache and notify targets', () => {
     expect(hosts.map((h) => h.ip)).toEqual(['192.0.2.8', '192.0.2.9', '192.0.2.11', '192.0.2.12', '192.0.2.13', '192.0.2.14', '192.0.2.15']);
     expect(hosts.find((h) => h.ip === '192.0.2.9')).toEqual({ vip: '192.0.2.10', interface: 'eth0', ip: '192.0.2.9', mac: 'aa:bb:cc:dd:ee:01' });
     expect(hosts.find((h) => h.ip === '192.0.2.11')?.mac).toBeUndefined();
+  });
+
+  it('takes at most the budget of addresses from notify networks per VIP, arp-cache hosts on top', () => {
+    const wide: VipGroup = { index: 0, key: '10.1.2.3', addresses: [{ interface: 'eth0', ip: '10.1.2.3', family: 4, prefixLength: 8 }] };
+    const hosts = notifyHosts(wide, [
+      { kind: 'network', interface: 'eth0', family: 4, network: '10.0.0.0', prefixLength: 8 },
+      { kind: 'arp-cache' },
+    ], [{ ip: '10.200.0.1', mac: 'aa:bb:cc:dd:ee:01' }], 4);
+    expect(hosts.map((h) => h.ip)).toEqual(['10.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3', '10.200.0.1']);
   });
 
   it('shares a changed local table, merges peer slices, and forgets a silent peer', () => {

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger, type Log } from '../../src/log/logger.js';
 import { EventEmitter } from 'node:events';
+import { createHash } from 'node:crypto';
 import { emitGuarded, loadPlugins, PluginLoadError } from '../../src/plugins/loader.js';
+import { VippyConfig, VippyManager, VippyNetwork, ignoreReason, vippyAnnouncement, type DaemonView } from '../../src/agent/facades.js';
+import { parseConfig, type ClusterConfig } from '../../src/config/index.js';
+import type { Announcement, Ownership } from '../../src/core/types.js';
 
 const everything = { emerg: true, alert: true, crit: true, err: true, warning: true, notice: true, info: true, debug: true };
 
@@ -230,3 +234,159 @@ async function until(check: () => boolean, timeoutMs = 3_000): Promise<void> {
     await sleep(5);
   }
 }
+
+describe("the plugin-facing objects, seen from a plugin in the original's style (reference vippy.md §2, §3, §7)", () => {
+  const vippyFile = {
+    chat: '239.192.0.1:8945',
+    secret: 'a-long-enough-shared-secret',
+    version: 3,
+    // As the README writes groups: the preferred node first, entries unsorted.
+    vips: [['node2', { interface: 'eth0', ip: '192.0.2.21/24' }, { interface: 'eth0', ip: '192.0.2.20/24' }], [{ interface: 'eth1', ip: '2001:db8::5/64', state: 'preplumbed' }]],
+    nodes: ['node1', 'node2'],
+    stale: 4,
+    notify: ['arp-cache', { interface: 'eth0', ip: '192.0.2.0/24' }],
+    management: '/run/test-vippy.socket',
+    plugins: ['from-config.js'],
+  };
+  const iface20 = { ip: '192.0.2.20', netmask: '255.255.255.0', broadcast: '192.0.2.255', network: '192.0.2.0', name: 'eth0' };
+  const iface21 = { ...iface20, ip: '192.0.2.21' };
+  const iface6 = { ip: '2001:db8::5', prefixlen: 64, name: 'eth1', state: 'preplumbed' };
+  const group0 = ['node2', iface20, iface21];
+  const group1 = [iface6];
+
+  function fakeDaemon(config: ClusterConfig) {
+    const calls: string[] = [];
+    const view: DaemonView & { calls: string[]; own: Ownership } = {
+      self: 'node1',
+      calls,
+      own: {},
+      config: () => config,
+      health: () => ({ mature: true, active: true, inactiveReason: null }),
+      setHealth: (reason, ok) => void calls.push(`health ${reason} ${ok}`),
+      ownership: () => view.own,
+      arpCache: () => [{ ip: '192.0.2.7', mac: 'aa:bb:cc:dd:ee:07' }, { ip: '192.0.2.8', mac: 'aa:bb:cc:dd:ee:08' }],
+      nodeArpTable: (node) => (node === 'node2' ? [{ ip: '192.0.2.8', mac: 'aa:bb:cc:dd:ee:08' }] : [{ ip: '192.0.2.7', mac: 'aa:bb:cc:dd:ee:07' }]),
+      generation: () => 1_700_000_000_000,
+      log: (level, message) => void calls.push(`log ${level} ${message}`),
+      setAddress: (address, up) => (calls.push(`${up ? 'add' : 'del'} ${address.interface} ${address.ip}/${address.prefixLength}`), { ok: true }),
+      shutdown: () => void calls.push('shutdown'),
+    };
+    return view;
+  }
+
+  it('gives config, manager and network with the original methods, events and argument shapes', async () => {
+    const config = parseConfig(JSON.stringify(vippyFile), 'vippy.conf').config;
+    const daemon = fakeDaemon(config);
+    const objects = { config: new VippyConfig(daemon, [...config.plugins, 'from-cli.js']), manager: new VippyManager(daemon), network: new VippyNetwork(daemon) };
+    plugin('recorder.cjs', 'exports.seen = {};');
+    // Written as plugins for the original were: globals, require, var, callbacks.
+    const path = plugin(
+      'shapes.js',
+      `var seen = require('./recorder.cjs').seen;
+       var os = require('os');
+       seen.load = {
+         hostname: config.hostname(), version: config.version(), vips: config.vips(), nodes: config.nodes(),
+         notify: config.notify(), stale: config.stale(), generation: config.generation(), mature: config.mature(),
+         active: config.active(), reason: config.inactive_reason(), socket: config.management_socket(),
+         plugins: config.plugins().slice(), state: manager.state(), arpcache: manager.arpcache(), platform: os.platform(),
+       };
+       config.add_plugin('added.js');
+       seen.added = config.plugins().slice();
+       manager.on('state-change', function (ownership, last) {
+         seen.stateChange = { ownership: ownership, last: last, state: manager.state() };
+       });
+       config.on('send-announce', function (message) { seen.send = message; });
+       config.on('recv-announce', function (message, rinfo) { seen.recv = { message: message, rinfo: rinfo }; });
+       config.on('ignore', function (reason, message, rinfo) { (seen.ignore = seen.ignore || []).push(reason); });
+       network.on('up', function (ok, iface) { seen.up = { ok: ok, iface: iface }; });
+       network.on('down', function (ok, iface) { seen.down = { ok: ok, iface: iface }; });
+       config.on('stop', function () { config.active(false, 'shutting down'); network.shutdown(); });`,
+    );
+    expect(await loadPlugins([path], objects, log)).toEqual([{ path, loaded: true }]);
+    const { createRequire } = await import('node:module');
+    const seen = createRequire(path)('./recorder.cjs').seen;
+
+    expect(seen.load).toEqual({
+      hostname: 'node1', // the -n name, not os.hostname()
+      version: 3,
+      vips: [group0, group1],
+      nodes: ['node1', 'node2'],
+      notify: ['arp-cache', { ip: '192.0.2.0', netmask: '255.255.255.0', broadcast: '192.0.2.255', network: '192.0.2.0', name: 'eth0' }],
+      stale: 4,
+      generation: 1_700_000_000_000,
+      mature: true,
+      active: true,
+      reason: null,
+      socket: '/run/test-vippy.socket',
+      plugins: ['from-config.js', 'from-cli.js'],
+      state: {}, // until the first placement, as the original
+      arpcache: { '192.0.2.7': 'aa:bb:cc:dd:ee:07', '192.0.2.8': 'aa:bb:cc:dd:ee:08' },
+      platform: 'linux',
+    });
+    expect(seen.added).toEqual(['from-config.js', 'from-cli.js', 'added.js']);
+
+    // state-change as the daemon emits it: core's indices → the groups config.vips() gives.
+    daemon.own = { _: [1], node1: [], node2: [0] };
+    emitGuarded(objects.manager, 'state-change', [objects.manager.groupsOf(daemon.own), objects.manager.groupsOf({})], log);
+    expect(seen.stateChange).toEqual({ ownership: { _: [group1], node1: [], node2: [group0] }, last: {}, state: { _: [group1], node1: [], node2: [group0] } });
+    // The very group objects config.vips() returns, as in the original.
+    expect(seen.stateChange.ownership.node2[0]).toBe(seen.load.vips[0]);
+
+    const announcement: Announcement = {
+      node: 'node2', version: 3, fingerprint: config.fingerprint, active: true, inactiveReason: null, leaving: false, held: [0], ineligible: [], hears: [0, 1],
+    };
+    const message = vippyAnnouncement(config, announcement, daemon.nodeArpTable('node2'));
+    emitGuarded(objects.config, 'recv-announce', [message, { address: '192.0.2.2', port: 8945, family: 'IPv4', size: 100 }], log);
+    expect(Object.keys(seen.recv.message).slice(0, 8)).toEqual(['me', 'active', 'version', 'vips', 'nodes', 'hash', 'nonce', 'arpcache']);
+    expect(seen.recv.message).toMatchObject({
+      me: 'node2', active: true, version: 3, vips: [group0, group1], nodes: ['node1', 'node2'],
+      arpcache: { '192.0.2.8': 'aa:bb:cc:dd:ee:08' }, held: [group0], same_config: true,
+    });
+    expect(seen.recv.message.nonce).toMatch(/^[0-9a-f]{64}$/);
+    // The original's keyed digest, so a plugin that checks it still can.
+    const expectedHash = createHash('sha256')
+      .update(`3\nnode2,192.0.2.20,192.0.2.21\n2001:db8::5\nnode1|node2\na-long-enough-shared-secret\n${seen.recv.message.nonce}`)
+      .digest('hex');
+    expect(seen.recv.message.hash).toBe(expectedHash);
+    expect(seen.recv.rinfo).toMatchObject({ address: '192.0.2.2' });
+
+    for (const reason of ['bad-mac', 'unknown-key', 'unknown-node', 'replay'] as const) {
+      emitGuarded(objects.config, 'ignore', [ignoreReason(reason), { reason }, {}], log);
+    }
+    expect(seen.ignore).toEqual(['hash', 'hash', 'node', 'replay']);
+
+    // network.up / down act at once and report (ok, iface), as ife did.
+    objects.network.up(iface21);
+    objects.network.down(iface6);
+    expect(seen.up).toEqual({ ok: true, iface: iface21 });
+    expect(seen.down).toEqual({ ok: true, iface: iface6 });
+    expect(daemon.calls).toEqual(['add eth0 192.0.2.21/24', 'del eth1 2001:db8::5/64']);
+
+    emitGuarded(objects.config, 'stop', [], log);
+    expect(daemon.calls.slice(2)).toEqual(['health shutting down false', 'log notice shutting down', 'shutdown']);
+    expect(errors()).toEqual([]);
+  });
+
+  it('manager.state() is {} until the node first matures, as the original placed nothing before', () => {
+    const config = parseConfig(JSON.stringify(vippyFile), 'vippy.conf').config;
+    const daemon = fakeDaemon(config);
+    let mature = false;
+    daemon.health = () => ({ mature, active: mature, inactiveReason: mature ? null : 'booting' });
+    daemon.own = { _: [0, 1], node1: [] };
+    const manager = new VippyManager(daemon);
+    expect(manager.state()).toEqual({});
+    mature = true;
+    expect(manager.state()).toEqual({ _: [group0, group1], node1: [] });
+    mature = false; // a later config change: the map stays, as the original's did
+    expect(manager.state()).toEqual({ _: [group0, group1], node1: [] });
+  });
+
+  it('shows a flip data point that is not an address as {point, system}', () => {
+    const flip = parseConfig(JSON.stringify({
+      id: 'a', key: 'a-long-enough-flip-key', servers: { a: { ip: '192.0.2.1', port: 2200, systems: ['db'] } },
+      cluster: { system: { db: { type: 'shard', alive: '/bin/true', down: '/bin/true', data: ['primary'] } } },
+    }), 'flip.json').config;
+    const manager = new VippyManager(fakeDaemon(flip));
+    expect(manager.groupsOf({ _: [], a: [0] })).toEqual({ _: [], a: [[{ point: 'primary', system: 'db' }]] });
+  });
+});

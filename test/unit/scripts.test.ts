@@ -25,7 +25,7 @@ const logOf = (name: string) => (existsSync(path.join(dir, `${name}.log`)) ? rea
 
 const OK = 'echo "$VIPPY_ACTION" >> "$LOG"';
 function system(alive: string, down: string): FlipSystem {
-  return { name: 'web', type: 'shard', alive, down, config: { interface: 'eth0', note: 'a b' }, data: ['p1'], delayMs: 500 };
+  return { name: 'web', type: 'shard', alive, down, config: { interface: 'eth0', note: 'a b' }, data: ['p1'], delayMs: 0, removeOnStart: false };
 }
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -61,6 +61,50 @@ describe('ScriptRunner', () => {
     expect(r.status()).toEqual({
       '192.0.2.1; $(x)': { system: 'web', state: 'alive', done: true, running: false, attempts: 1, lastError: null, lastExitCode: 0 },
     });
+  });
+
+  it("waits the system's delay, restarted by each change, and runs the resulting plan once", async () => {
+    const { runner: r, outcomes } = runner();
+    // Both scripts append to one log.
+    const both = `echo "$VIPPY_ACTION $VIPPY_POINT" >> ${JSON.stringify(path.join(dir, 'plan.log'))}`;
+    const delayed = { ...system(script('up', both), script('down', both)), delayMs: 600 };
+    const [p1, p2, p3] = ['p1', 'p2', 'p3'].map((point) => ({ system: delayed, point }));
+    r.want(p1!, 'down');
+    r.want(p2!, 'down');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Within the delay: p1 changes its mind (its plan becomes alive), p3 joins; the wait restarts.
+    r.want(p1!, 'alive');
+    r.want(p3!, 'alive');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(logOf('plan')).toEqual([]); // past the first delay, but not past the restarted one
+    await until(() => outcomes.length === 3, 'the plan to run');
+    // One run per point, for the plan as it stood at the end: p1's first `down` never ran.
+    expect(logOf('plan').sort()).toEqual(['alive p1', 'alive p3', 'down p2']);
+  });
+
+  it('a point asked down and up again within the delay runs nothing', async () => {
+    const { runner: r, outcomes } = runner();
+    const point = { system: { ...system(script('up', OK), script('down', OK)), delayMs: 100 }, point: 'p1' };
+    r.want(point, 'alive');
+    await until(() => outcomes.length === 1, 'alive outcome');
+    r.want(point, 'down');
+    r.want(point, 'alive');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(logOf('up')).toEqual(['alive']);
+    expect(logOf('down')).toEqual([]);
+  });
+
+  it('a stop runs plans still in their delay at once (or drops them when asked)', async () => {
+    const { runner: r } = runner();
+    const slow = { ...system(script('up', OK), script('down', OK)), delayMs: 60_000 };
+    r.want({ system: slow, point: 'p1' }, 'down');
+    await r.stop();
+    expect(logOf('down')).toEqual(['down']);
+    const other = runner();
+    other.runner.want({ system: slow, point: 'p2' }, 'alive');
+    await other.runner.stop(false);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(logOf('up')).toEqual([]);
   });
 
   it('asking for the state already wanted runs nothing again', async () => {

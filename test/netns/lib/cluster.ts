@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT, waitFor, type Host, type Segment, type Spawned } from '../harness.js';
+import { PROJECT_ROOT, run, waitFor, type Host, type RunResult, type Segment, type Spawned } from '../harness.js';
 
 export const VIPPYD = path.join(PROJECT_ROOT, 'dist/src/cli/vippyd.js');
 export const VIPPYCTL = path.join(PROJECT_ROOT, 'dist/src/cli/vippyctl.js');
@@ -25,7 +25,16 @@ export interface ClusterOptions {
   args?: (host: Host) => string[];
   /** Extra node arguments (e.g. --cpu-prof) before the script. */
   nodeArgs?: string[];
+  /**
+   * Start vippyd as flip users do, as on separate machines: no `-n` (a flip file's `id` names the
+   * node), no `management` key, and each daemon in its own mount namespace with a private tmpfs
+   * on /run, so that the default control socket (/var/run/vippy.socket) is what serves.
+   */
+  asSeparateMachines?: boolean;
 }
+
+/** Where a daemon started with asSeparateMachines serves, seen from here: its own /run. */
+const PRIVATE_RUN_SOCKET = (pid: number) => `/proc/${pid}/root/run/vippy.socket`;
 
 /** A shared base config: fast timers, multicast chat on eth0, verbose console logging. */
 export function baseConfig(hosts: readonly Host[], extra: RawConfig = {}): RawConfig {
@@ -61,7 +70,7 @@ export class VippyCluster {
     for (const host of options.hosts ?? seg.hosts) {
       const configPath = path.join(this.dir, `${host.name}.conf`);
       const socket = path.join(this.dir, `${host.name}.sock`);
-      const config = { ...options.config, management: socket, ...options.perNode?.(host) };
+      const config = { ...options.config, ...(options.asSeparateMachines ? {} : { management: socket }), ...options.perNode?.(host) };
       writeFileSync(configPath, JSON.stringify(config, null, 2));
       this.daemons.set(host.name, { host, configPath, socket, process: undefined as unknown as Spawned });
     }
@@ -76,17 +85,30 @@ export class VippyCluster {
   /** Start (or restart) one vippyd and wait until its control socket answers. */
   async start(name: string): Promise<Daemon> {
     const d = this.daemon(name);
-    const args = ['-c', d.configPath, '-n', name, ...(this.options.args?.(d.host) ?? [])];
+    const separate = this.options.asSeparateMachines ?? false;
+    const args = ['-c', d.configPath, ...(separate ? [] : ['-n', name]), ...(this.options.args?.(d.host) ?? [])];
     // The bin itself (its shebang carries vippyd's node flags), unless node flags are asked for.
     const nodeArgs = this.options.nodeArgs ?? [];
     const command = nodeArgs.length > 0 ? [process.execPath, ...nodeArgs, VIPPYD] : [VIPPYD];
-    d.process = this.seg.spawn(d.host, [...command, ...args]);
+    // exec all the way down: the spawned pid is vippyd's, and /proc/PID/root shows its /run.
+    const privateRun = separate ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs /run && exec "$@"', 'vippyd'] : [];
+    d.process = this.seg.spawn(d.host, [...privateRun, ...command, ...args]);
+    if (separate) d.socket = PRIVATE_RUN_SOCKET(d.process.pid);
     await waitFor(async () => (d.process.exit ? Promise.reject(new Error(`vippyd ${name} exited: ${d.process.stdout}${d.process.stderr}`)) : this.status(name).then(() => true, () => false)), {
       timeoutMs: 10_000,
       intervalMs: 20,
       what: `vippyd ${name} control socket`,
     });
     return d;
+  }
+
+  /** vippyctl as an operator on that node runs it (in its mount namespace when it has its own /run). */
+  async ctl(name: string, args: readonly string[]): Promise<RunResult> {
+    const d = this.daemon(name);
+    const argv = this.options.asSeparateMachines
+      ? ['nsenter', '-t', String(d.process.pid), '-m', '--', VIPPYCTL, ...args]
+      : [VIPPYCTL, '-s', d.socket, ...args];
+    return run(argv, { allowFail: true });
   }
 
   async startAll(): Promise<void> {
