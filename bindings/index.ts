@@ -14,7 +14,7 @@
 //   last add/renewal (IPv4's check_lifetime runs at most once a second); ensureAddress with the
 //   lifetime renews it;
 // - watch() delivers neighbour events in every state (incomplete and failed too, mac "" when the
-//   kernel gives none), but never multicast or NOARP entries;
+//   kernel gives none), but never NOARP entries (multicast and broadcast ones are NOARP);
 // - no call waits for the kernel without a deadline: a request or dump that gets no reply within
 //   1 s (kReplyDeadlineMs in native/netlink.h) fails with ETIMEDOUT, syscall naming the request
 //   ("RTM_NEWADDR"), and the message saying the request may have been carried out; the request

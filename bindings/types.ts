@@ -154,7 +154,7 @@ export interface NativeApi {
   ensureNoRoute(req: RouteRequest): boolean;
   /** Routes with a destination in one table, both families. */
   listRoutes(table: number): Route[];
-  /** Complete neighbour entries only (incomplete, failed and multicast/noarp entries are left out). */
+  /** Complete neighbour entries only (incomplete, failed and NOARP entries, which include multicast and broadcast, are left out). */
   listNeighbours(family?: Family): Neighbour[];
   /**
    * One netlink socket (link, IPv4/IPv6 address, neighbour groups) polled on the main loop. Events

@@ -23,10 +23,6 @@ const char* StateName(uint16_t state) {
   return "none";
 }
 
-bool IsMulticast(int family, const unsigned char* ip) {
-  return family == AF_INET ? (ip[0] & 0xf0) == 0xe0 : ip[0] == 0xff;
-}
-
 Napi::Value ListNeighbours(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NlMessage request(RTM_GETNEIGH, 0);
@@ -52,7 +48,9 @@ Napi::Object NeighbourToJs(Napi::Env env, const nlmsghdr* h, InterfaceNames& nam
   size_t ipLength = nd->ndm_family == AF_INET ? 4 : 16;
   if (!dst || AttrLength(dst) != ipLength) return Napi::Object();
   auto* ip = static_cast<const unsigned char*>(AttrData(dst));
-  if ((nd->ndm_state & NUD_NOARP) || IsMulticast(nd->ndm_family, ip)) return Napi::Object();
+  // Multicast and broadcast entries are NOARP in the kernel; which addresses count as hosts is
+  // core's to say (src/core/ipv4-range.ts isIpv4Host), not repeated here.
+  if (nd->ndm_state & NUD_NOARP) return Napi::Object();
   const rtattr* lladdr = attrs[NDA_LLADDR];
   if (completeOnly && (!lladdr || (nd->ndm_state & (NUD_INCOMPLETE | NUD_FAILED)) || nd->ndm_state == NUD_NONE)) {
     return Napi::Object();

@@ -21,10 +21,9 @@ std::string LinkKind(NetlinkSocket& socket, const std::string& name) {
   request.AddHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
   request.PutString(IFLA_IFNAME, name);
   // A single-link get answers with one RTM_NEWLINK before the ACK: read it as a dump would.
-  NlDump reply = socket.Dump(request);
-  if (reply.status.error) throw SysError{reply.status.error, "RTM_GETLINK", name, "", -1, reply.status.extack};
+  std::vector<char> reply = socket.Dump(request, SysError{0, "RTM_GETLINK", name});
   std::string kind;
-  ForEachMessage(reply.messages.data(), reply.messages.size(), [&](const nlmsghdr* h) {
+  ForEachMessage(reply.data(), reply.size(), [&](const nlmsghdr* h) {
     if (h->nlmsg_type != RTM_NEWLINK) return;
     Attributes<ifinfomsg, IFLA_MAX> attrs(h);
     if (!attrs[IFLA_IFNAME] || AttrString(attrs[IFLA_IFNAME]) != name || !attrs[IFLA_LINKINFO]) return;
@@ -59,7 +58,7 @@ NlStatus CreateLink(NetlinkSocket& socket, const std::string& name, const std::s
   info->rta_len = static_cast<unsigned short>(RTA_LENGTH(kind.size() + 1));
   std::memcpy(RTA_DATA(info), kind.c_str(), kind.size() + 1);
   create.Put(IFLA_LINKINFO, nested, RTA_ALIGN(info->rta_len));
-  return socket.Request(create);
+  return socket.Request(create, SysError{0, "RTM_NEWLINK", name});
 }
 
 // ensureDummyLink(name): creates a dummy link (or, on kernels built without the dummy driver,
@@ -96,7 +95,7 @@ Napi::Value EnsureDummyLink(const Napi::CallbackInfo& info) {
   upInfo->ifi_family = AF_UNSPEC;
   upInfo->ifi_flags = upInfo->ifi_change = IFF_UP;
   up.PutString(IFLA_IFNAME, name);
-  status = socket.Request(up);
+  status = socket.Request(up, SysError{0, "RTM_NEWLINK", name});
   if (status.error) throw SysError{status.error, "RTM_NEWLINK", name, "", -1, status.extack};
   return result(false, existing);
 }
@@ -108,7 +107,7 @@ Napi::Value DeleteLink(const Napi::CallbackInfo& info) {
   NlMessage message(RTM_DELLINK, 0);
   message.AddHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
   message.PutString(IFLA_IFNAME, name);
-  NlStatus status = RequestSocket(env).Request(message);
+  NlStatus status = RequestSocket(env).Request(message, SysError{0, "RTM_DELLINK", name});
   if (status.error == ENODEV) return Napi::Boolean::New(env, false);
   if (status.error) throw SysError{status.error, "RTM_DELLINK", name, "", -1, status.extack};
   return Napi::Boolean::New(env, true);
@@ -171,7 +170,7 @@ NlStatus ChangeRoute(NetlinkSocket& socket, const RouteRequest& req, uint16_t ty
     if (req.hasSource) message.Put(RTA_PREFSRC, req.source.bytes, req.source.length());
     if (req.expires) message.PutU32(RTA_EXPIRES, req.expires);
   }
-  return socket.Request(message);
+  return socket.Request(message, context);
 }
 
 // ensureRoute(req): true when it added the route; false when it was there (a given
@@ -212,12 +211,11 @@ Napi::Value ListRoutes(const Napi::CallbackInfo& info) {
   uint32_t table = static_cast<uint32_t>(RequireInt(env, info[0], "listRoutes: table", 1, INT32_MAX));
   NlMessage request(RTM_GETROUTE, 0);
   request.AddHeader<rtmsg>()->rtm_family = AF_UNSPEC;
-  NlDump dump = RequestSocket(env).Dump(request);
-  if (dump.status.error) throw SysError{dump.status.error, "RTM_GETROUTE", "", "", -1, dump.status.extack};
+  std::vector<char> dump = RequestSocket(env).Dump(request, SysError{0, "RTM_GETROUTE"});
   InterfaceNames names(env);
   Napi::Array result = Napi::Array::New(env);
   uint32_t count = 0;
-  ForEachMessage(dump.messages.data(), dump.messages.size(), [&](const nlmsghdr* h) {
+  ForEachMessage(dump.data(), dump.size(), [&](const nlmsghdr* h) {
     if (h->nlmsg_type != RTM_NEWROUTE) return;
     auto* rtm = static_cast<const rtmsg*>(NLMSG_DATA(h));
     if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return;

@@ -4,7 +4,7 @@
 import ipaddr from 'ipaddr.js';
 import type { NativeApi, NetEvent, Neighbour } from '../../bindings/types.js';
 import type { ArpEntry } from '../core/types.js';
-import { describeError, type AgentLogger } from './logger.js';
+import { describeError, type AgentLogger } from '../log/logger.js';
 
 export interface ArpScannerOptions {
   native: Pick<NativeApi, 'listNeighbours'>;
@@ -16,14 +16,15 @@ export interface ArpScannerOptions {
   debounceMs?: number;
 }
 
-/** Unicast IPv4 entries with a MAC, one per IP (first seen wins), sorted by address. */
+/**
+ * IPv4 entries with a MAC, one per IP (first seen wins), sorted by address. Which addresses are
+ * hosts (not multicast, broadcast, ...) core's ARP cache decides (src/core/ipv4-range.ts isIpv4Host).
+ */
 export function neighbourEntries(neighbours: readonly Neighbour[]): ArpEntry[] {
   const byIp = new Map<string, ArpEntry>();
   for (const n of neighbours) {
     if (n.family !== 4 || !n.mac || n.mac === '00:00:00:00:00:00' || byIp.has(n.ip)) continue;
     if (!ipaddr.IPv4.isValidFourPartDecimal(n.ip)) continue;
-    const range = ipaddr.IPv4.parse(n.ip).range();
-    if (range === 'multicast' || range === 'broadcast' || range === 'unspecified') continue;
     byIp.set(n.ip, { ip: n.ip, mac: n.mac });
   }
   const numeric = (ip: string) => ipaddr.IPv4.parse(ip).toByteArray().reduce((acc, b) => acc * 256 + b, 0);

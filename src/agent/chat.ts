@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import ipaddr from 'ipaddr.js';
 import type { ClusterConfig } from '../config/model.js';
-import { describeError, type AgentLogger } from './logger.js';
+import { describeError, type AgentLogger } from '../log/logger.js';
 
 export type DatagramHandler = (buf: Buffer, rinfo: dgram.RemoteInfo) => void;
 
@@ -98,11 +98,8 @@ export async function createChat(
 
   let peers: { name: string; address: string; port: number }[] = [];
   let family: 'udp4' | 'udp6' = 'udp4';
-  if (chat.mode === 'multicast') {
-    if (!ipaddr.IPv4.isValidFourPartDecimal(chat.address) || ipaddr.IPv4.parse(chat.address).range() !== 'multicast') {
-      throw new Error(`chat: "${chat.address}" is not an IPv4 multicast group (config key chat)`);
-    }
-  } else {
+  // A multicast chat address was checked when the config was loaded (src/config/addresses.ts).
+  if (chat.mode === 'unicast') {
     peers = config.nodes
       .filter((n) => n.name !== self)
       .map((n) => {

@@ -14,7 +14,6 @@ import {
   loadConfigFile,
   renderConfigFile,
   transferDocument,
-  vippyStatusConfig,
 } from '../config/index.js';
 import type { ClusterConfig, SyslogLevel, VipAddress } from '../config/model.js';
 import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
@@ -22,9 +21,9 @@ import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
-import { statusBody, statusOwnership, type AnnounceStatus, type CheckStatusBody, type PeerStatus, type Status } from '../control/status.js';
-import { createMetrics, startMetricsServer, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
-import { createLogger, type VippyLogger } from '../log/logger.js';
+import { statusBody, statusOwnership, vippyStatusConfig, type AnnounceStatus, type CheckStatusBody, type PeerStatus, type Status } from '../control/status.js';
+import { createMetrics, groupLabel, startMetricsServer, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
+import { createLogger, describeError, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
@@ -33,7 +32,6 @@ import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
 import { VippyConfig, VippyManager, VippyNetwork, ignoreReason, vippyAnnouncement, vippyIface, type DaemonView } from './facades.js';
 import { addressRequest } from './reconciler.js';
-import { describeError } from './logger.js';
 import { CheckRunner, type CheckChange } from './checks/runner.js';
 import { missingCapabilities, missingCapabilitiesMessage, secretFileWarning } from './privileges.js';
 
@@ -93,6 +91,9 @@ class Daemon implements DaemonView {
   private control?: ControlServer;
   private metricsServer?: MetricsServer;
   private readonly metrics: VippyMetrics = createMetrics(() => this.refreshMetrics());
+  private readonly unownedGaps = new UnownedGaps();
+  /** Why a scripted group's script was started, for its transition's metric when it finishes. */
+  private readonly scriptReasons = new Map<number, string>();
   /** Notifier counters already added to the notify-frames metric. */
   private framesCounted = { garp: 0, 'arp-reply': 0, na: 0 };
   private wakeTimer?: NodeJS.Timeout;
@@ -248,6 +249,7 @@ class Daemon implements DaemonView {
         for (const action of result.actions) this.execute(action);
         if (!this.stopping) this.scheduleWake(result.wakeAt);
       }
+      this.observeOwnership();
     } finally {
       this.dispatching = false;
     }
@@ -280,7 +282,7 @@ class Daemon implements DaemonView {
         return;
       }
       case 'plumb':
-        return this.plumb(action.group, action.reason);
+        return this.plumb(action.group, action.reason, action.from);
       case 'unplumb':
         return this.unplumb(action.group, action.reason);
       case 'notify': {
@@ -311,12 +313,13 @@ class Daemon implements DaemonView {
     }
   }
 
-  private plumb(index: number, reason: string): void {
+  private plumb(index: number, reason: string, takenFrom: string | undefined): void {
     const group = this.current.groups[index];
     if (!group) return;
     const scripted = scriptedPoint(this.current, group);
     if (scripted) {
       this.logger.info({ event: 'script-alive', group: index, reason }, `running alive for ${scripted.point} (${reason})`);
+      this.scriptReasons.set(index, reason);
       return this.scripts.want(scripted, 'alive');
     }
     for (const address of group.addresses) this.emit(this.events.manager, 'up', vippyIface(address));
@@ -324,12 +327,12 @@ class Daemon implements DaemonView {
     for (const address of group.addresses) this.emit(this.events.network, 'up', result.ok, vippyIface(address));
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'acquired' });
-      this.observeTakeover(reason);
+      this.metrics.countGroupTransition(groupLabel(group), 'acquired', reason);
+      if (takenFrom !== undefined) this.observeTakeover(takenFrom);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
-    } else {
-      this.logger.crit({ event: 'plumb-failed', group: index, err: result.error }, `if_up ${describeGroup(this.current, index)} failed: ${result.error}`);
     }
+    // A failure is logged once, by core, with what it does about it (the group ineligible here for a while).
     this.dispatch({ type: 'apply-result', group: index, held: true, ok: result.ok, error: result.error });
   }
 
@@ -339,6 +342,7 @@ class Daemon implements DaemonView {
     const scripted = scriptedPoint(this.current, group);
     if (scripted) {
       this.logger.info({ event: 'script-down', group: index, reason }, `running down for ${scripted.point} (${reason})`);
+      this.scriptReasons.set(index, reason);
       return this.scripts.want(scripted, 'down');
     }
     this.notifier.cancel(index);
@@ -347,18 +351,23 @@ class Daemon implements DaemonView {
     for (const address of group.addresses) this.emit(this.events.network, 'down', result.ok, vippyIface(address));
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'released' });
+      this.metrics.countGroupTransition(groupLabel(group), 'released', reason);
       this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
-    } else {
-      this.logger.crit({ event: 'unplumb-failed', group: index, err: result.error }, `if_down ${describeGroup(this.current, index)} failed: ${result.error}`);
     }
+    // A failure is logged once, by core; while stopping core has stopped, so it is logged here.
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: false, ok: result.ok, error: result.error });
+    else if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: index }, `could not unplumb group ${index}: ${result.error}`);
   }
 
   /** A script's outcome is core's apply-result, as plumb/unplumb report theirs (ok = exit 0). */
   private scriptOutcome(outcome: ScriptOutcome): void {
     const index = this.current.groups.findIndex((g) => g.system === outcome.system && g.point === outcome.point);
     if (index < 0) return;
-    if (outcome.ok) this.metrics.ownershipTransitions.inc({ direction: outcome.action === 'alive' ? 'acquired' : 'released' });
+    if (outcome.ok) {
+      const direction = outcome.action === 'alive' ? 'acquired' : 'released';
+      this.metrics.ownershipTransitions.inc({ direction });
+      this.metrics.countGroupTransition(groupLabel(this.current.groups[index]!), direction, this.scriptReasons.get(index) ?? '');
+    }
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: outcome.action === 'alive', ok: outcome.ok, error: outcome.error });
   }
 
@@ -677,12 +686,29 @@ class Daemon implements DaemonView {
    * plus stale; at once when it left cleanly) to now. Placement moves between live nodes are not
    * takeovers and are not observed.
    */
-  private observeTakeover(reason: string): void {
-    const from = /^takeover from (.+)$/.exec(reason)?.[1];
-    const peer = from === undefined ? undefined : coreStatus(this.state).peers.find((p) => p.name === from);
+  private observeTakeover(from: string): void {
+    const peer = coreStatus(this.state).peers.find((p) => p.name === from);
     if (!peer || peer.silentMs === null) return;
     const waited = peer.leaving ? peer.silentMs : peer.silentMs - this.current.timing.staleMs;
     this.metrics.takeoverSeconds.observe(Math.max(0, waited) / 1000);
+  }
+
+  /**
+   * Unowned gaps as this node sees them: a group is held when this node or a fresh peer says it
+   * holds it. Counted only once the node is mature (before, it has not heard the others yet).
+   */
+  private observeOwnership(): void {
+    const s = coreStatus(this.state);
+    if (!s.mature) return;
+    const holders = new Map(this.current.groups.map((group) => [groupLabel(group), s.held.includes(group.index) ? 1 : 0]));
+    for (const peer of s.peers) {
+      if (!peer.fresh) continue;
+      for (const index of peer.held) {
+        const group = this.current.groups[index];
+        if (group) holders.set(groupLabel(group), holders.get(groupLabel(group))! + 1);
+      }
+    }
+    this.unownedGaps.observe(monotonic(), holders);
   }
 
   /** Gauges are read at scrape time; the notifier's cumulative counters are added as deltas. */
@@ -692,6 +718,18 @@ class Daemon implements DaemonView {
     this.metrics.active.set(s.active ? 1 : 0);
     this.metrics.configVersion.set(this.current.version);
     this.metrics.peersUp.set(s.peers.filter((p) => p.fresh).length);
+    // Per-group and per-peer series are rebuilt from the config in use, so a group or peer
+    // removed from it disappears and label values stay bounded by the config.
+    const labels = new Set(this.current.groups.map(groupLabel));
+    this.metrics.groupHeld.reset();
+    for (const group of this.current.groups) this.metrics.groupHeld.set({ group: groupLabel(group) }, s.held.includes(group.index) ? 1 : 0);
+    this.metrics.groupUnownedLastSeconds.reset();
+    for (const [group, seconds] of this.unownedGaps.lastGap) if (labels.has(group)) this.metrics.groupUnownedLastSeconds.set({ group }, seconds);
+    this.metrics.forgetGroupsExcept(labels);
+    this.metrics.peerLastHeardSeconds.reset();
+    // silentMs is as of the last step; the scrape is later.
+    const sinceStep = monotonic() - this.state.lastStepAt;
+    for (const peer of s.peers) if (peer.silentMs !== null) this.metrics.peerLastHeardSeconds.set({ peer: peer.name }, (peer.silentMs + sinceStep) / 1000);
     const c = this.notifier.counters;
     const totals = { garp: c.garpRequest + c.garpReply, 'arp-reply': c.arpReplyUnicast + c.arpReplyBroadcast, na: c.unsolicitedNa };
     for (const kind of Object.keys(totals) as Array<keyof typeof totals>) {

@@ -8,14 +8,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { parseCidr, vipAddress } from '../config/addresses.js';
-import { statusVip, vippyStatusConfig, type StatusConfig, type StatusVip } from '../config/index.js';
+import { statusVip, vippyStatusConfig, type StatusAddress, type StatusConfig } from '../control/status.js';
 import type { ClusterConfig, SyslogLevel, VipAddress } from '../config/model.js';
 import type { Announcement, ArpEntry, Ownership } from '../core/types.js';
 import { maskBits } from '../control/format.js';
 import type { RejectReason } from '../wire/codec.js';
 
 /** vippy's normalized interface object: {ip, netmask, broadcast, network, name, state} or {ip, prefixlen, name, state}. */
-export type VippyIface = StatusVip;
+export type VippyIface = StatusAddress;
 
 /** A group as the original's config.vips() gave it: the preferred node's name first when there is one. */
 export type VippyGroup = StatusConfig['vips'][number];

@@ -1,23 +1,18 @@
 // The notifier tells the network that this node now answers for a group's addresses: a burst of
 // gratuitous ARP (IPv4) / unsolicited NA (IPv6), a repeat burst later, then the notify targets
-// (hosts from the shared ARP cache and from notify networks), throttled and sent in small chunks
-// from timers so that the heartbeat timer on the same event loop is never held up.
+// core chose (src/core/notify-targets.ts: per IPv4 VIP, the hosts of the shared ARP cache and of
+// notify networks inside its subnet), throttled and sent in small chunks from timers so that
+// the heartbeat timer on the same event loop is never held up.
 //
 // Burst frame form: IPv4 rounds alternate request form (RFC 5227 announcement, what keepalived
 // and `arping -U` send; Linux takes any request with sender IP = target IP as gratuitous) and
 // reply form with target MAC = own MAC (`arping -A`), for stacks that only learn from replies.
 // The first frame of a burst is a request.
 
-import ipaddr from 'ipaddr.js';
 import type { FrameSender, NativeApi } from '../../bindings/types.js';
 import type { ArpSettings, VipAddress, VipGroup } from '../config/model.js';
-import { describeError, type AgentLogger } from './logger.js';
-
-/** One host to tell: from the shared ARP cache (with its MAC) or a notify network (without). */
-export interface NotifyHit {
-  ip: string;
-  mac?: string;
-}
+import type { NotifyHost } from '../core/notify-targets.js';
+import { describeError, type AgentLogger } from '../log/logger.js';
 
 export type NotifyReason = 'takeover' | 'conflict-repair' | 'refresh';
 
@@ -30,7 +25,7 @@ export interface NotifierCounters {
   /** Reply form frames broadcast to a target whose MAC is unknown (notify networks). */
   arpReplyBroadcast: number;
   targetsNotified: number;
-  /** Targets no IPv4 address of the group could be announced to (IPv6 targets, the VIP itself). */
+  /** Targets whose VIP could not be announced from here (its interface is missing). */
   targetsSkipped: number;
   sendErrors: number;
   /** Longest time one target-sending timer callback held the event loop (ms). */
@@ -52,23 +47,6 @@ export interface NotifierOptions {
 const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
 
 type Plumbed = VipAddress & { ifindex: number };
-
-/**
- * For a group's addresses, a function giving the IPv4 addresses to announce to a target: those
- * whose subnet contains it, or, when none does (e.g. /32 VIPs, whose subnet is only themselves),
- * every IPv4 address of the group. Never the VIP itself, never to IPv6 targets. The addresses
- * are parsed once here, since the function runs for every one of up to thousands of targets.
- */
-export function targetMatcher<T extends Pick<VipAddress, 'ip' | 'family' | 'prefixLength'>>(vips: readonly T[]): (target: string) => T[] {
-  const v4 = vips.filter((v) => v.family === 4).map((v) => ({ vip: v, parsed: ipaddr.IPv4.parse(v.ip) }));
-  return (target) => {
-    if (!ipaddr.IPv4.isValidFourPartDecimal(target)) return [];
-    const ip = ipaddr.IPv4.parse(target);
-    const others = v4.filter((v) => v.vip.ip !== target);
-    const inSubnet = others.filter((v) => ip.match(v.parsed, v.vip.prefixLength));
-    return (inSubnet.length > 0 ? inSubnet : others).map((v) => v.vip);
-  };
-}
 
 /** Timers of one group's notification; cancelling clears them all. */
 class Job {
@@ -129,7 +107,7 @@ export class Notifier {
    * periodic refresh while held (replacing whatever was running for the group). refresh: one
    * round of gratuitous frames, leaving a running job alone.
    */
-  announce(group: VipGroup, reason: NotifyReason, targets: readonly NotifyHit[] = []): void {
+  announce(group: VipGroup, reason: NotifyReason, targets: readonly NotifyHost[] = []): void {
     // A routed group's routers learn of it from the host's routing daemon: no ARP/NA at all.
     if (group.announce === 'routed') return;
     const plumbed = this.resolve(group);
@@ -206,16 +184,17 @@ export class Notifier {
   /**
    * Work through the targets at arp.notifyRate per second: each timer callback sends what the
    * rate allows since the start (at most maxTargetsPerTick), then yields to the event loop.
+   * Core chose the targets (notifyTargets: each host once per VIP whose subnet holds it).
    */
-  private sendTargets(job: Job, group: VipGroup, plumbed: readonly Plumbed[], targets: readonly NotifyHit[]): void {
+  private sendTargets(job: Job, group: VipGroup, plumbed: readonly Plumbed[], targets: readonly NotifyHost[]): void {
     const started = performance.now();
-    const match = targetMatcher(plumbed);
+    const byVip = new Map(plumbed.filter((vip) => vip.family === 4).map((vip) => [vip.ip, vip]));
     let next = 0;
     const tick = () => {
       const sliceStart = performance.now();
       const due = Math.floor(((sliceStart - started) / 1000) * this.arp.notifyRate) + 1;
       const end = Math.min(targets.length, due, next + this.maxTargetsPerTick);
-      for (; next < end; next++) this.notifyOne(match, targets[next]!);
+      for (; next < end; next++) this.notifyOne(byVip, targets[next]!);
       this.counters.longestSliceMs = Math.max(this.counters.longestSliceMs, performance.now() - sliceStart);
       if (next < targets.length) job.after(this.tickMs, tick);
       else this.log.debug({ group: group.index, targets: targets.length, ms: Math.round(performance.now() - started) }, 'notify targets done');
@@ -223,20 +202,18 @@ export class Notifier {
     tick();
   }
 
-  private notifyOne(match: (target: string) => Plumbed[], target: NotifyHit): void {
-    const via = match(target.ip);
-    if (via.length === 0) {
+  private notifyOne(byVip: ReadonlyMap<string, Plumbed>, target: NotifyHost): void {
+    const vip = byVip.get(target.vip);
+    if (vip === undefined) {
       this.counters.targetsSkipped++;
       return;
     }
     this.counters.targetsNotified++;
-    for (const vip of via) {
-      // Unknown MAC: a reply form frame to the broadcast MAC, addressed (target IP) to the host.
-      const mac = target.mac ?? BROADCAST_MAC;
-      if (this.send((f) => f.arpReply(vip.ifindex, vip.ip, target.ip, mac), vip)) {
-        if (target.mac) this.counters.arpReplyUnicast++;
-        else this.counters.arpReplyBroadcast++;
-      }
+    // Unknown MAC: a reply form frame to the broadcast MAC, addressed (target IP) to the host.
+    const mac = target.mac ?? BROADCAST_MAC;
+    if (this.send((f) => f.arpReply(vip.ifindex, vip.ip, target.ip, mac), vip)) {
+      if (target.mac) this.counters.arpReplyUnicast++;
+      else this.counters.arpReplyBroadcast++;
     }
   }
 

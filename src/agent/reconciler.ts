@@ -16,7 +16,7 @@
 import ipaddr from 'ipaddr.js';
 import type { AddressRequest, InterfaceAddress, NativeApi, NetEvent, NetInterface, RouteRequest } from '../../bindings/types.js';
 import type { ClusterConfig, VipAddress, VipGroup } from '../config/model.js';
-import { describeError, type AgentLogger } from './logger.js';
+import { describeError, type AgentLogger } from '../log/logger.js';
 
 /** Shaped like core's 'apply-result' event: held = what was asked (true: plumb, false: release). */
 export interface ApplyResult {
@@ -124,7 +124,10 @@ export class Reconciler {
     this.indexConfig();
   }
 
-  /** Plumb one group: every address or none (the ones added by this attempt are rolled back). */
+  /**
+   * Plumb one group: every address or none (the ones added by this attempt are rolled back).
+   * The caller logs the outcome (one line per plumb: the daemon on success, core on failure).
+   */
   plumb(index: number): ApplyResult {
     const group = this.config.groups[index];
     if (!group) return { group: index, held: true, ok: false, error: `no group ${index} in the config` };
@@ -141,13 +144,11 @@ export class Reconciler {
       } catch (err) {
         const error = `${vip.ip}/${vip.prefixLength} on ${vip.interface}${route ? ` (table ${route.table})` : ''}: ${describeError(err)}`;
         this.rollback(index, added, addedRoutes);
-        this.log.error({ group: index, error }, 'plumb failed; group rolled back');
         return { group: index, held: true, ok: false, error };
       }
     }
     this.held.set(index, group);
     this.scheduleRenewal();
-    this.log.info({ group: index, addresses: group.addresses.map((a) => `${a.ip}/${a.prefixLength}`), added: added.length, routes: addedRoutes.length }, 'group plumbed');
     return { group: index, held: true, ok: true };
   }
 
@@ -159,11 +160,7 @@ export class Reconciler {
     this.held.delete(index);
     this.scheduleRenewal();
     const errors = this.removeAll(group, group.addresses);
-    if (errors.length > 0) {
-      this.log.error({ group: index, errors }, 'release incomplete');
-      return { group: index, held: false, ok: false, error: errors.join('; ') };
-    }
-    this.log.info({ group: index }, 'group released');
+    if (errors.length > 0) return { group: index, held: false, ok: false, error: errors.join('; ') };
     return { group: index, held: false, ok: true };
   }
 

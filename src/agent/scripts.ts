@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import type { ClusterConfig, FlipSystem, VipGroup } from '../config/model.js';
 import type { ScriptPointStatus } from '../control/status.js';
-import { describeError, type AgentLogger } from './logger.js';
+import { describeError, type AgentLogger } from '../log/logger.js';
 
 export type ScriptAction = 'alive' | 'down';
 

@@ -38,8 +38,9 @@ export function parseCidr(text: string): ParsedAddress | undefined {
   return prefixLength <= maxLength ? { ...address, prefixLength } : undefined;
 }
 
-export function isMulticast(ip: string): boolean {
-  return ipaddr.parse(ip).range() === 'multicast';
+/** The chat group: vippy's chat is IPv4 (the one multicast check of a configured address). */
+export function isIpv4Multicast(ip: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(ip) && ipaddr.IPv4.parse(ip).range() === 'multicast';
 }
 
 /** The normalized VIP entry, with vippy's netmask/broadcast/network for IPv4. */

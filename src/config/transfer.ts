@@ -12,7 +12,7 @@ import { validate } from './load.js';
 import type { CheckSpec, ClusterConfig, FlipSystem, SyslogLevel } from './model.js';
 import { flipFileSchema, flipTransferSchema, syslogLevels, vippyFileSchema, vippyTransferSchema, type FlipFile } from './schema.js';
 import { parseSource, plainSource } from './source.js';
-import { hostPort, octal } from './status.js';
+import { hostPort, octal } from './summary.js';
 import { normalizeFlip } from './flip.js';
 import { groupAnnounceOption, normalizeVippy } from './vippy.js';
 

@@ -2,7 +2,7 @@
 // and vippy's normalized address shape.
 
 import ipaddr from 'ipaddr.js';
-import { canonicalIp, isMulticast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
+import { canonicalIp, isIpv4Multicast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
 import type { AnnounceMode, ClusterConfig, NodeSpec, NotifyTarget, RoutedSettings, SyslogLevel, VipGroup } from './model.js';
 import { checkNames, normalizeChecks, warnUnusedChecks } from './checks.js';
 import { ms, type Report } from './report.js';
@@ -158,8 +158,8 @@ function checkChatAddress(host: string, unicast: boolean, report: Report): void 
   const address = canonicalIp(host);
   if (address === undefined) {
     report.error(['chat'], `"${host}" is not an IP address`);
-  } else if (!unicast && !isMulticast(address.ip)) {
-    report.error(['chat'], `"${host}" is not a multicast address (for unicast chat, give every node an address)`);
+  } else if (!unicast && !isIpv4Multicast(address.ip)) {
+    report.error(['chat'], `"${host}" is not an IPv4 multicast address (for unicast chat, give every node an address)`);
   }
 }
 

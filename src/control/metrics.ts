@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { VipGroup } from '../config/model.js';
 import type { Log } from '../log/logger.js';
 
 export interface VippyMetrics {
@@ -31,6 +32,70 @@ export interface VippyMetrics {
   checkDuration: Histogram<'check'>;
   /** Per health check: verdict changes, by the state changed to. */
   checkTransitions: Counter<'check' | 'to'>;
+  /** Per group (label: groupLabel), 1 on the node that holds it, else 0. */
+  groupHeld: Gauge<'group'>;
+  /** Per group, acquired or released here, by reason (transitionReason). */
+  groupTransitions: Counter<'group' | 'direction' | 'reason'>;
+  /** Counts one transition of vippy_group_transitions_total (core's reason text is folded). */
+  countGroupTransition(group: string, direction: 'acquired' | 'released', reason: string): void;
+  /** Drops the per-group transition series of groups that are no longer configured. */
+  forgetGroupsExcept(groups: ReadonlySet<string>): void;
+  /** Per group, how long its last unowned gap lasted as this node saw it. */
+  groupUnownedLastSeconds: Gauge<'group'>;
+  /** Per peer, seconds since its last good announcement. */
+  peerLastHeardSeconds: Gauge<'peer'>;
+}
+
+/** The `group` label: flip's "system/point", else the group's first address (unique in a config). */
+export function groupLabel(group: VipGroup): string {
+  return group.system !== undefined && group.point !== undefined ? `${group.system}/${group.point}` : group.key;
+}
+
+/** The words of core's plumb/unplumb reasons, folded into a few values so labels stay bounded. */
+const TRANSITION_REASONS: Array<[RegExp, string]> = [
+  [/^placement gives it to/, 'placement'],
+  [/^placement$/, 'placement'],
+  [/^takeover from /, 'takeover'],
+  [/^inactive: administrative$/, 'drain'],
+  [/^inactive: /, 'check'],
+  [/ holds it too$/, 'conflict'],
+  [/^no quorum|^only \d+ of \d+ needed nodes hear/, 'quorum'],
+  [/not in the config$|^group no longer in the config$/, 'config'],
+  [/^shutdown$/, 'shutdown'],
+  [/^paused$/, 'paused'],
+];
+
+/** The `reason` label of vippy_group_transitions_total for core's reason text; "other" for the rest. */
+export function transitionReason(reason: string): string {
+  return TRANSITION_REASONS.find(([pattern]) => pattern.test(reason))?.[1] ?? 'other';
+}
+
+/**
+ * When each group was last without a holder, as this node sees it (itself and the fresh peers'
+ * announced holdings), and how long its last such gap lasted. `observe` after every step.
+ */
+export class UnownedGaps {
+  private readonly since = new Map<string, number>();
+  /** Seconds, by group label. */
+  readonly lastGap = new Map<string, number>();
+
+  observe(nowMs: number, holders: ReadonlyMap<string, number>): void {
+    for (const [group, count] of holders) {
+      const since = this.since.get(group);
+      if (count === 0 && since === undefined) this.since.set(group, nowMs);
+      if (count > 0 && since !== undefined) {
+        this.lastGap.set(group, (nowMs - since) / 1000);
+        this.since.delete(group);
+      }
+    }
+    // Groups gone from the config are forgotten, so label values stay those of the config.
+    for (const group of [...this.since.keys(), ...this.lastGap.keys()]) {
+      if (!holders.has(group)) {
+        this.since.delete(group);
+        this.lastGap.delete(group);
+      }
+    }
+  }
 }
 
 /**
@@ -44,7 +109,14 @@ export function createMetrics(refresh?: () => void): VippyMetrics {
   // idle daemon 100 times a second (about 0.7 % of a core), 100 ms matches the fastest heartbeat.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const registers = [registry];
-  return {
+  const groupTransitions = new Counter({
+    name: 'vippy_group_transitions_total',
+    help: 'Groups acquired or released by this node, by group and reason',
+    labelNames: ['group', 'direction', 'reason'] as const,
+    registers: [] as Registry[],
+  });
+  const transitionLabels = new Map<string, { group: string; direction: string; reason: string }>();
+  const metrics: VippyMetrics = {
     registry,
     // Registered first: prom-client runs its collect() before reading any later metric, so
     // `refresh` brings every gauge (and delta-fed counter) up to date for each scrape.
@@ -83,6 +155,27 @@ export function createMetrics(refresh?: () => void): VippyMetrics {
       labelNames: ['kind'],
       registers,
     }),
+    groupHeld: new Gauge({ name: 'vippy_group_held', help: '1 on the node that holds the group, else 0', labelNames: ['group'], registers }),
+    groupTransitions,
+    countGroupTransition(group, direction, reason) {
+      const labels = { group, direction, reason: transitionReason(reason) };
+      transitionLabels.set(JSON.stringify(labels), labels);
+      groupTransitions.inc(labels);
+    },
+    forgetGroupsExcept(groups) {
+      for (const [key, labels] of transitionLabels) {
+        if (groups.has(labels.group)) continue;
+        groupTransitions.remove(labels);
+        transitionLabels.delete(key);
+      }
+    },
+    groupUnownedLastSeconds: new Gauge({
+      name: 'vippy_group_unowned_last_seconds',
+      help: 'Length of the last gap in which this node saw no holder of the group',
+      labelNames: ['group'],
+      registers,
+    }),
+    peerLastHeardSeconds: new Gauge({ name: 'vippy_peer_last_heard_seconds', help: "Seconds since the peer's last good announcement", labelNames: ['peer'], registers }),
     checkUp: new Gauge({ name: 'vippy_check_up', help: 'Health check verdict: 1 pass, 0 fail', labelNames: ['check'], registers }),
     checkDuration: new Histogram({
       name: 'vippy_check_duration_seconds',
@@ -98,6 +191,9 @@ export function createMetrics(refresh?: () => void): VippyMetrics {
       registers,
     }),
   };
+  // Registered here, not above, so that it comes after the metrics that `refresh` brings up to date.
+  registry.registerMetric(groupTransitions);
+  return metrics;
 }
 
 export interface MetricsServer {

@@ -1,7 +1,7 @@
 // The body of GET /status. The first four keys are exactly the original vippy's (reference
 // vippy.md §6), in its order, so old tooling keeps working; everything new lives under new keys.
 
-import type { NoQuorumPolicy } from '../config/model.js';
+import type { ClusterConfig, NoQuorumPolicy, VipAddress } from '../config/model.js';
 import type { Ownership } from '../core/types.js';
 
 /** vippy's normalised IPv4 entry. `name` is the interface. */
@@ -37,6 +37,40 @@ export interface StatusConfig {
   version: number;
   vips: StatusGroup[];
   nodes: string[];
+}
+
+/** vippy's normalized entry: `{ip, netmask, broadcast, network, name, state}` or `{ip, prefixlen, name, state}`. */
+export function statusVip(address: VipAddress): StatusAddress {
+  const state = address.state === undefined ? {} : { state: address.state };
+  return address.family === 4
+    ? { ip: address.ip, netmask: address.netmask!, broadcast: address.broadcast!, network: address.network!, name: address.interface, ...state }
+    : { ip: address.ip, prefixlen: address.prefixLength, name: address.interface, ...state };
+}
+
+const statusConfigs = new WeakMap<ClusterConfig, StatusConfig>();
+
+/**
+ * The `config` object of GET /status, exactly as the original showed it (no secret). A flip data
+ * point without addresses shows as `{point, system}`. Built once per config, so that status,
+ * plugins' `config.vips()` and their ownership maps share the same group objects, as the
+ * original's did.
+ */
+export function vippyStatusConfig(config: ClusterConfig): StatusConfig {
+  let built = statusConfigs.get(config);
+  if (built === undefined) {
+    built = {
+      version: config.version,
+      vips: config.groups.map((group) => [
+        ...(group.preferred === undefined ? [] : [group.preferred]),
+        ...(group.addresses.length === 0 && group.point !== undefined
+          ? [{ point: group.point, system: group.system ?? '' }]
+          : group.addresses.map(statusVip)),
+      ]),
+      nodes: config.nodes.map((node) => node.name),
+    };
+    statusConfigs.set(config, built);
+  }
+  return built;
 }
 
 export interface StatusStats {

@@ -2,7 +2,7 @@
 // Peers' entries are dropped when the peer goes silent or leaves (the original never did).
 
 import type { ArpEntry } from './types.js';
-import { isIpv4Multicast } from './ipv4-range.js';
+import { isIpv4Host } from './ipv4-range.js';
 
 export interface ArpCache {
   /** ip → mac from this node's last scan. */
@@ -18,8 +18,7 @@ export function emptyArpCache(): ArpCache {
 function toTable(entries: readonly ArpEntry[]): Map<string, string> {
   const table = new Map<string, string>();
   for (const { ip, mac } of entries) {
-    // Multicast groups are not hosts; vippy excluded them from its shared cache too.
-    if (!isIpv4Multicast(ip)) table.set(ip, mac.toLowerCase());
+    if (isIpv4Host(ip)) table.set(ip, mac.toLowerCase());
   }
   return table;
 }

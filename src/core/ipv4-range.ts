@@ -34,6 +34,13 @@ export function contains(range: Ipv4Range, ip: string): boolean {
   return value >= range.first && value <= range.last;
 }
 
-export function isIpv4Multicast(ip: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(ip) && ipaddr.IPv4.parse(ip).range() === 'multicast';
+/**
+ * Whether a neighbour entry's address can be a host to notify: IPv4, not multicast, broadcast
+ * or unspecified (vippy excluded multicast groups from its shared cache too). The one check of
+ * neighbour entries: scans and peers' slices both go through core's ARP cache.
+ */
+export function isIpv4Host(ip: string): boolean {
+  if (!ipaddr.IPv4.isValidFourPartDecimal(ip)) return false;
+  const range = ipaddr.IPv4.parse(ip).range();
+  return range !== 'multicast' && range !== 'broadcast' && range !== 'unspecified';
 }

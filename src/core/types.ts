@@ -53,8 +53,11 @@ export type LogLevel = 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug';
 
 export type Action =
   | { type: 'send'; announcement: Announcement }
-  /** Bring every address of the group up on this node, then notify the network. */
-  | { type: 'plumb'; group: number; reason: string }
+  /**
+   * Bring every address of the group up on this node, then notify the network. `from`: the
+   * peer that held it last (a takeover), absent when nobody did.
+   */
+  | { type: 'plumb'; group: number; reason: string; from?: string }
   | { type: 'unplumb'; group: number; reason: string }
   /** (Re)send the ARP/NA notification for a held group. */
   | { type: 'notify'; group: number; reason: 'takeover' | 'conflict-repair' | 'refresh' }

@@ -14,10 +14,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
+import { waitFor } from '../lib/wait-for.js';
 import { netnsProblems } from './lib/requirements.js';
 import { run, spawnProcess, type RunOptions, type RunResult, type Spawned, type SpawnOptions } from './lib/proc.js';
 
 export { run, type RunOptions, type RunResult, type Spawned, type SpawnOptions } from './lib/proc.js';
+export { waitFor, type WaitForOptions } from '../lib/wait-for.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SUBNET_V4 = '192.0.2.0/24';
@@ -60,12 +62,6 @@ export interface BlockOptions {
   oneWay?: boolean;
 }
 
-export interface WaitForOptions {
-  timeoutMs?: number;
-  intervalMs?: number;
-  /** Named in the timeout error. */
-  what?: string;
-}
 
 type Target = Host | string;
 
@@ -146,29 +142,6 @@ let sweptOnce: Promise<string[]> | undefined;
 let segmentCounter = 0;
 const liveSegments = new Set<Segment>();
 let exitHookInstalled = false;
-
-/** Poll `predicate` until it returns something truthy (which is returned); throws after timeoutMs. */
-export async function waitFor<T>(
-  predicate: () => T | Promise<T>,
-  { timeoutMs = 5_000, intervalMs = 50, what = 'condition' }: WaitForOptions = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await predicate();
-      if (value) return value as NonNullable<T>;
-      lastError = undefined;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() >= deadline) {
-      const cause = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
-      throw new Error(`waitFor: ${what} not met within ${timeoutMs} ms${cause}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
 
 function hostNames(hosts: SegmentOptions['hosts']): string[] {
   const names = typeof hosts === 'number' || hosts === undefined

@@ -70,6 +70,11 @@ describe.skipIf(!netnsAvailable)('routed mode: VIPs announced by each node\'s BI
     expect(link!.addr_info.filter((a) => a.local !== undefined && !a.local.startsWith('fe80:')).map((a) => `${a.local}/${a.prefixlen}`).sort()).toEqual([NET6, NET4]);
     await waitFor(() => clientReaches(routed, VIP4), { what: `client pings ${VIP4}` });
     await waitFor(() => clientReaches(routed, VIP6), { what: `client pings ${VIP6}` });
+    // BFD runs beside every session (it is what cuts the router's detection of a dead node).
+    await waitFor(async () => {
+      const sessions = await routed.birdc(ROUTER, 'show bfd sessions');
+      return routed.nodes.every((node) => new RegExp(`${node.ipv4}\\s+eth0\\s+Up`).test(sessions) && new RegExp(`${node.ipv6}\\s+eth0\\s+Up`).test(sessions));
+    }, { timeoutMs: 10_000, what: 'BFD sessions Up with every node' });
     // No gratuitous ARP or NA for a routed group: nothing listens on a routed fabric.
     const status = await cluster.status('a');
     expect(status.announce).toEqual({

@@ -7,8 +7,7 @@ import type { Neighbour } from '../../bindings/types.js';
 import type { VipAddress } from '../../src/config/model.js';
 import { neighbourEntries } from '../../src/agent/arpscan.js';
 import { selectChatInterfaces } from '../../src/agent/chat.js';
-import { describeError } from '../../src/agent/logger.js';
-import { targetMatcher } from '../../src/agent/notifier.js';
+import { describeError } from '../../src/log/logger.js';
 import { addressKey, addressRequest, vipLabel } from '../../src/agent/reconciler.js';
 
 const info = (address: string, family: 'IPv4' | 'IPv6' = 'IPv4', internal = false): os.NetworkInterfaceInfo =>
@@ -66,32 +65,14 @@ describe('reconciler address requests', () => {
   });
 });
 
-describe('notifier target matching', () => {
-  const group = [vip('192.0.2.10', 24), vip('198.51.100.10', 24, 'eth1'), vip('2001:db8::10', 64)];
-  const addressesFor = (target: string, vips = group) => targetMatcher(vips)(target);
-  it('picks the IPv4 addresses whose subnet holds the target', () => {
-    expect(addressesFor('192.0.2.77').map((v) => v.ip)).toEqual(['192.0.2.10']);
-    expect(addressesFor('198.51.100.3').map((v) => v.ip)).toEqual(['198.51.100.10']);
-  });
-  it('falls back to every IPv4 address when no subnet holds the target (/32 VIPs)', () => {
-    expect(addressesFor('203.0.113.5').map((v) => v.ip)).toEqual(['192.0.2.10', '198.51.100.10']);
-  });
-  it('never announces to IPv6 targets or to the VIP itself', () => {
-    expect(addressesFor('2001:db8::77')).toEqual([]);
-    expect(addressesFor('192.0.2.10', [vip('192.0.2.10', 24)])).toEqual([]);
-  });
-});
-
 describe('neighbourEntries', () => {
   const n = (ip: string, mac: string, family: 4 | 6 = 4): Neighbour => ({ family, ip, mac, ifindex: 2, interface: 'eth0', state: 'reachable' });
-  it('keeps unicast IPv4 entries with a MAC, first per IP, sorted numerically', () => {
+  it('keeps IPv4 entries with a MAC, first per IP, sorted numerically', () => {
     expect(
       neighbourEntries([
         n('192.0.2.20', '02:00:00:00:00:20'),
         n('192.0.2.3', '02:00:00:00:00:03'),
         n('192.0.2.3', '02:00:00:00:00:99'),
-        n('224.0.0.251', '01:00:5e:00:00:fb'),
-        n('255.255.255.255', 'ff:ff:ff:ff:ff:ff'),
         n('192.0.2.4', '00:00:00:00:00:00'),
         n('192.0.2.5', ''),
         n('2001:db8::1', '02:00:00:00:00:01', 6),

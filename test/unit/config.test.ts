@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigFile, parseConfig, summarizeConfig, vippyStatusConfig, type Problem } from '../../src/config/index.js';
+import { ConfigError, loadConfigFile, parseConfig, summarizeConfig, type Problem } from '../../src/config/index.js';
+import { vippyStatusConfig } from '../../src/control/status.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`fixtures/config/${name}`, import.meta.url));
 
@@ -287,7 +288,8 @@ describe('rejections name the key path and its line and column', () => {
     ['a negative duration', { mature: -1 }, 'mature', 'must be at least 0'],
     ['a zero interval', { interval: 0 }, 'interval', 'must be greater than 0'],
     ['a fractional version', { version: 1.5 }, 'version', 'must be a whole number, not 1.5'],
-    ['a multicast chat that is not multicast', { chat: '192.0.2.1:8945' }, 'chat', '"192.0.2.1" is not a multicast address (for unicast chat, give every node an address)'],
+    ['a multicast chat that is not multicast', { chat: '192.0.2.1:8945' }, 'chat', '"192.0.2.1" is not an IPv4 multicast address (for unicast chat, give every node an address)'],
+    ['an IPv6 multicast chat', { chat: '[ff02::1]:8945' }, 'chat', '"ff02::1" is not an IPv4 multicast address (for unicast chat, give every node an address)'],
     ['a chat port out of range', { chat: '239.192.0.1:70000' }, 'chat', '"239.192.0.1:70000" is not "ADDRESS:PORT" (for example "239.192.0.1:8945")'],
     ['a chat TTL of 0', { chat_ttl: 0 }, 'chat_ttl', 'must be at least 1'],
     ['stale not above interval', { stale: 1 }, 'stale', 'must be greater than interval (1 s), or every peer goes stale between announcements'],

@@ -168,3 +168,32 @@ describe('health checks in vippyctl', () => {
     expect(() => formatChecks({})).toThrow(StatusFormatError);
   });
 });
+
+describe('routed groups in vippyctl status', () => {
+  it('marks each group with its mode and lists what the holder announces; statusBody keeps the announce key last', () => {
+    const routedGroup: StatusGroup = ['a', v4('203.0.113.10', '255.255.255.255', '203.0.113.10', '203.0.113.10', 'vippy0')];
+    const l2Group: StatusGroup = [v4('192.0.2.50', '255.255.255.0', '192.0.2.0', '192.0.2.255', 'eth0')];
+    const vips = [routedGroup, l2Group];
+    const body = statusBody({
+      announce: {
+        interface: 'vippy0', table: 100, protocol: 201,
+        groups: [
+          { group: 0, mode: 'routed', announced: ['203.0.113.10/32 on vippy0', '203.0.113.10/32 in table 100 (protocol 201)'] },
+          { group: 1, mode: 'l2', announced: [] },
+        ],
+      },
+      identity: 'a',
+      stats: { net: { ignore: 0, 'send-announce': 0, 'recv-announce': 0 }, 'state-changes': 0 },
+      config: { version: 1, vips, nodes: ['a', 'b'] },
+      state: { mature: true, active: true, inactive_reason: null, ownership: statusOwnership({ a: [0], b: [1] }, vips) },
+    });
+    expect(Object.keys(body).at(-1)).toBe('announce');
+    expect(formatStatus(body)).toBe([
+      'State:  active',
+      '(*) a: 203.0.113.10/32 P(a) [routed]',
+      '        announced: 203.0.113.10/32 on vippy0, 203.0.113.10/32 in table 100 (protocol 201)',
+      '    b: 192.0.2.50/24 [l2]',
+      '',
+    ].join('\n'));
+  });
+});

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createMetrics, MetricsListenError, parseListen, startMetricsServer } from '../../src/control/metrics.js';
+import { createMetrics, groupLabel, MetricsListenError, parseListen, startMetricsServer, transitionReason, UnownedGaps } from '../../src/control/metrics.js';
 import { createLogger } from '../../src/log/logger.js';
 
 const log = createLogger(
@@ -49,6 +49,90 @@ describe('createMetrics', () => {
     const b = createMetrics();
     a.groupsHeld.set(5);
     expect(await b.registry.metrics()).toContain('vippy_groups_held 0');
+  });
+});
+
+describe('per-group and per-peer series', () => {
+  it('render with their labels', async () => {
+    const metrics = createMetrics();
+    metrics.groupHeld.set({ group: '192.0.2.10' }, 1);
+    metrics.groupHeld.set({ group: 'web/vip' }, 0);
+    metrics.countGroupTransition('192.0.2.10', 'acquired', 'takeover from node2');
+    metrics.countGroupTransition('192.0.2.10', 'released', 'inactive: administrative');
+    metrics.groupUnownedLastSeconds.set({ group: '192.0.2.10' }, 0.412);
+    metrics.peerLastHeardSeconds.set({ peer: 'node2' }, 0.05);
+    const lines = (await metrics.registry.metrics()).split('\n');
+    for (const line of [
+      'vippy_group_held{group="192.0.2.10"} 1',
+      'vippy_group_held{group="web/vip"} 0',
+      'vippy_group_transitions_total{group="192.0.2.10",direction="acquired",reason="takeover"} 1',
+      'vippy_group_transitions_total{group="192.0.2.10",direction="released",reason="drain"} 1',
+      'vippy_group_unowned_last_seconds{group="192.0.2.10"} 0.412',
+      'vippy_peer_last_heard_seconds{peer="node2"} 0.05',
+    ]) expect(lines).toContain(line);
+  });
+
+  it('forgets the transitions of groups no longer configured', async () => {
+    const metrics = createMetrics();
+    metrics.countGroupTransition('192.0.2.10', 'acquired', 'placement');
+    metrics.countGroupTransition('192.0.2.11', 'acquired', 'placement');
+    metrics.forgetGroupsExcept(new Set(['192.0.2.11']));
+    const text = await metrics.registry.metrics();
+    expect(text).not.toContain('group="192.0.2.10"');
+    expect(text).toContain('vippy_group_transitions_total{group="192.0.2.11",direction="acquired",reason="placement"} 1');
+  });
+
+  it('folds every reason core gives into a bounded set', () => {
+    // The reason texts of core/node.ts's plumb and release actions.
+    expect(Object.fromEntries([
+      'placement', 'takeover from n2', 'placement gives it to n3', 'placement gives it to nobody', 'inactive: administrative',
+      'inactive: check-http', 'n2 holds it too', 'no quorum (1 of 2 seen)', 'only 1 of 2 needed nodes hear this node',
+      'not in the config', 'group no longer in the config', 'shutdown', 'paused', 'something new',
+    ].map((reason) => [reason, transitionReason(reason)]))).toEqual({
+      placement: 'placement',
+      'takeover from n2': 'takeover',
+      'placement gives it to n3': 'placement',
+      'placement gives it to nobody': 'placement',
+      'inactive: administrative': 'drain',
+      'inactive: check-http': 'check',
+      'n2 holds it too': 'conflict',
+      'no quorum (1 of 2 seen)': 'quorum',
+      'only 1 of 2 needed nodes hear this node': 'quorum',
+      'not in the config': 'config',
+      'group no longer in the config': 'config',
+      shutdown: 'shutdown',
+      paused: 'paused',
+      'something new': 'other',
+    });
+  });
+
+  it('labels a group by its first address, or by flip system/point', () => {
+    expect(groupLabel({ index: 0, key: '192.0.2.10', addresses: [] })).toBe('192.0.2.10');
+    expect(groupLabel({ index: 1, key: '192.0.2.20', addresses: [], system: 'web', point: '192.0.2.20' })).toBe('web/192.0.2.20');
+  });
+});
+
+describe('UnownedGaps', () => {
+  it('records how long a group had no holder, from the first step without one to the first with one', () => {
+    const gaps = new UnownedGaps();
+    gaps.observe(1000, new Map([['a', 1], ['b', 1]]));
+    gaps.observe(1100, new Map([['a', 0], ['b', 1]]));
+    gaps.observe(1200, new Map([['a', 0], ['b', 2]]));
+    expect(gaps.lastGap.get('a')).toBeUndefined();
+    gaps.observe(1350, new Map([['a', 1], ['b', 1]]));
+    expect(Object.fromEntries(gaps.lastGap)).toEqual({ a: 0.25 });
+    // The next gap replaces the last one.
+    gaps.observe(2000, new Map([['a', 0], ['b', 1]]));
+    gaps.observe(2050, new Map([['a', 1], ['b', 1]]));
+    expect(gaps.lastGap.get('a')).toBe(0.05);
+  });
+
+  it('forgets groups that left the config', () => {
+    const gaps = new UnownedGaps();
+    gaps.observe(0, new Map([['a', 0]]));
+    gaps.observe(100, new Map([['a', 1]]));
+    gaps.observe(200, new Map([['b', 1]]));
+    expect(gaps.lastGap.size).toBe(0);
   });
 });
 

@@ -1,3 +1,4 @@
+import { waitFor } from '../lib/wait-for.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
@@ -290,10 +291,3 @@ async function rawRequest(at: string, bytes: string, opts: { keepOpen?: boolean 
   });
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -1,7 +1,7 @@
 // Unit tests of src/core's state machine and helpers; whole-cluster behaviour is in test/sim.
 import { describe, expect, it } from 'vitest';
 import { arpCache, createNode, notifyTargets, status, step, type NodeState } from '../../src/core/index.js';
-import { compareConfigs, remapHeld } from '../../src/core/config-change.js';
+import { compareConfigs, remapHeld } from '../../src/core/config-graduation.js';
 import { notifyHosts } from '../../src/core/notify-targets.js';
 import type { Action, Announcement, CoreEvent } from '../../src/core/types.js';
 import type { VipGroup } from '../../src/config/model.js';
@@ -68,6 +68,25 @@ describe('core step', () => {
     expect(of(result.actions, 'unplumb').map((a) => a.group).sort()).toEqual([...plumbed].sort());
     expect(logged(result.actions)).toContain('quorum-lost');
     expect(status(node).mode).toBe('no-quorum');
+  });
+
+  it('names the peer a group is taken over from in the plumb action, and only for a takeover', () => {
+    const pair = simConfig({ nodes: ['a', 'b'], groups: 1, prefer: { 0: 'b' }, matureMs: 0 });
+    const fromB = (t: number): CoreEvent => ({
+      type: 'announcement', from: 'b',
+      announcement: { node: 'b', version: pair.version, fingerprint: pair.fingerprint, active: true, inactiveReason: null, leaving: false, held: [0], ineligible: [], hears: [0, 1] },
+    });
+    const node = createNode({ self: 'a', config: pair, now: 0 });
+    for (let t = 0; t <= 3000; t += 500) {
+      expect(of(step(node, fromB(t), t).actions, 'plumb')).toEqual([]);
+      step(node, { type: 'tick' }, t);
+    }
+    // b falls silent: after stale plus the guard, a takes the group over from b.
+    const plumbs: Action[] = [];
+    for (let t = 3100; t <= 9000; t += 100) plumbs.push(...of(step(node, { type: 'tick' }, t).actions, 'plumb'));
+    expect(plumbs).toEqual([{ type: 'plumb', group: 0, reason: 'takeover from b', from: 'b' }]);
+    const alone = createNode({ self: 'a', config: simConfig({ nodes: ['a'], groups: 1, matureMs: 0, guardMs: 0 }), now: 0 });
+    expect(of(step(alone, { type: 'tick' }, 0).actions, 'plumb')).toEqual([{ type: 'plumb', group: 0, reason: 'placement' }]);
   });
 
   it('releases everything when its peers stop hearing it, once that has lasted half an interval', () => {
@@ -228,14 +247,15 @@ describe('ARP cache and notify targets', () => {
     expect(hosts.map((h) => h.ip)).toEqual(['10.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3', '10.200.0.1']);
   });
 
-  it('shares a changed local table, merges peer slices, and forgets a silent peer', () => {
+  it('shares a changed local table (hosts only), merges peer slices (hosts only), and forgets a silent peer', () => {
     const node = createNode({ self: 'a', config, now: 0 });
     step(node, { type: 'tick' }, 0);
-    const shared = step(node, { type: 'neighbours', entries: [{ ip: '192.0.2.20', mac: 'AA:BB:CC:DD:EE:20' }, { ip: '224.0.0.1', mac: '01:00:5e:00:00:01' }] }, 1000);
+    const notHosts = [{ ip: '224.0.0.1', mac: '01:00:5e:00:00:01' }, { ip: '255.255.255.255', mac: 'ff:ff:ff:ff:ff:ff' }, { ip: '0.0.0.0', mac: '02:00:00:00:00:01' }];
+    const shared = step(node, { type: 'neighbours', entries: [{ ip: '192.0.2.20', mac: 'AA:BB:CC:DD:EE:20' }, ...notHosts] }, 1000);
     expect(of(shared.actions, 'send-arp-cache')[0]?.entries).toEqual([{ ip: '192.0.2.20', mac: 'aa:bb:cc:dd:ee:20' }]);
     expect(of(step(node, { type: 'neighbours', entries: [{ ip: '192.0.2.20', mac: 'aa:bb:cc:dd:ee:20' }] }, 1500).actions, 'send-arp-cache')).toHaveLength(0);
     step(node, announce('b'), 1600);
-    step(node, { type: 'arp-slice', from: 'b', entries: [{ ip: '192.0.2.30', mac: 'aa:bb:cc:dd:ee:30' }], complete: false }, 1600);
+    step(node, { type: 'arp-slice', from: 'b', entries: [{ ip: '192.0.2.30', mac: 'aa:bb:cc:dd:ee:30' }, ...notHosts], complete: false }, 1600);
     expect(arpCache(node).map((e) => e.ip)).toEqual(['192.0.2.20', '192.0.2.30']);
     expect(notifyTargets(node, 0).map((h) => h.ip)).toEqual(['192.0.2.20', '192.0.2.30']);
     step(node, { type: 'tick' }, 1600 + config.timing.staleMs + 1);

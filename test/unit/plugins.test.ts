@@ -1,3 +1,4 @@
+import { waitFor } from '../lib/wait-for.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -93,12 +94,12 @@ describe('loadPlugins', () => {
 
     const { createRequire } = await import('node:module');
     const netPing = createRequire(path)('./net-ping.js') as { down: Set<string> };
-    await until(() => config.history.length > 0);
+    await waitFor(() => config.history.length > 0, { intervalMs: 5 });
     expect(config.inactive_reason()).toBeNull();
     netPing.down.add('192.0.2.1');
-    await until(() => config.inactive_reason() === 'pingRemoteFailed');
+    await waitFor(() => config.inactive_reason() === 'pingRemoteFailed', { intervalMs: 5 });
     netPing.down.delete('192.0.2.1');
-    await until(() => config.inactive_reason() === null);
+    await waitFor(() => config.inactive_reason() === null, { intervalMs: 5 });
 
     config.emit('stop');
     await sleep(30); // a callback already queued may still land
@@ -167,7 +168,7 @@ describe('loadPlugins', () => {
     );
     const config = new FakeConfig();
     await loadPlugins([path], { config, manager: {}, network: {} }, log);
-    await until(() => config.reports.length === 3);
+    await waitFor(() => config.reports.length === 3, { intervalMs: 5 });
     expect(errors()).toHaveLength(1);
     expect(errors()[0]).toMatchObject({ msg: 'plugin timer callback threw', plugin: path, err: { message: 'tick 1' } });
   });
@@ -226,14 +227,6 @@ describe('emitGuarded', () => {
     expect(emitGuarded(new EventEmitter(), 'ignore', ['hash'], log)).toBe(false);
   });
 });
-
-async function until(check: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 describe("the plugin-facing objects, seen from a plugin in the original's style (reference vippy.md §2, §3, §7)", () => {
   const vippyFile = {

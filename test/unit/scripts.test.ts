@@ -1,5 +1,6 @@
 // flip's alive/down scripts, run for real: tiny shell scripts in a temp dir record how they were
 // called; the runner's timeout, retry, roll-back and superseding are observed through them.
+import { waitFor } from '../lib/wait-for.js';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,15 +39,6 @@ function runner(options: Partial<ScriptRunnerOptions> = {}) {
   return { runner: r, outcomes, lines };
 }
 
-async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('ScriptRunner', () => {
   it('runs `script POINT CONFIG_JSON` without a shell, with VIPPY_POINT/SYSTEM/ACTION in the environment', async () => {
@@ -54,7 +46,7 @@ describe('ScriptRunner', () => {
     const { runner: r, outcomes, lines } = runner();
     // A point with shell metacharacters arrives verbatim: no shell ever sees it.
     r.want({ system: system(script('up', record), script('down', OK)), point: '192.0.2.1; $(x)' }, 'alive');
-    await until(() => outcomes.length === 1, 'alive outcome');
+    await waitFor(() => outcomes.length === 1, { what: 'alive outcome', intervalMs: 10 });
     expect(outcomes).toEqual([{ system: 'web', point: '192.0.2.1; $(x)', action: 'alive', ok: true }]);
     expect(logOf('up')).toEqual(['arg:192.0.2.1; $(x)', 'arg:{"interface":"eth0","note":"a b"}', 'env:192.0.2.1; $(x)|web|alive']);
     expect(lines).toContain('hello from alive');
@@ -77,7 +69,7 @@ describe('ScriptRunner', () => {
     r.want(p3!, 'alive');
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(logOf('plan')).toEqual([]); // past the first delay, but not past the restarted one
-    await until(() => outcomes.length === 3, 'the plan to run');
+    await waitFor(() => outcomes.length === 3, { what: 'the plan to run', intervalMs: 10 });
     // One run per point, for the plan as it stood at the end: p1's first `down` never ran.
     expect(logOf('plan').sort()).toEqual(['alive p1', 'alive p3', 'down p2']);
   });
@@ -86,7 +78,7 @@ describe('ScriptRunner', () => {
     const { runner: r, outcomes } = runner();
     const point = { system: { ...system(script('up', OK), script('down', OK)), delayMs: 100 }, point: 'p1' };
     r.want(point, 'alive');
-    await until(() => outcomes.length === 1, 'alive outcome');
+    await waitFor(() => outcomes.length === 1, { what: 'alive outcome', intervalMs: 10 });
     r.want(point, 'down');
     r.want(point, 'alive');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -112,7 +104,7 @@ describe('ScriptRunner', () => {
     const point = { system: system(script('up', OK), script('down', OK)), point: 'p1' };
     r.want(point, 'alive');
     r.want(point, 'alive');
-    await until(() => outcomes.length === 1, 'alive outcome');
+    await waitFor(() => outcomes.length === 1, { what: 'alive outcome', intervalMs: 10 });
     r.want(point, 'alive');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(logOf('up')).toEqual(['alive']);
@@ -122,12 +114,12 @@ describe('ScriptRunner', () => {
     const hang = '(sleep 30 & echo $! > "$LOG.child"; wait) ; sleep 30';
     const { runner: r, outcomes } = runner({ timeoutMs: 300, retry: { aliveAttempts: 1 } });
     r.want({ system: system(script('up', hang), script('down', OK)), point: 'p1' }, 'alive');
-    const failure = await until(() => outcomes.find((o) => o.action === 'alive'), 'alive outcome');
+    const failure = await waitFor(() => outcomes.find((o) => o.action === 'alive'), { what: 'alive outcome', intervalMs: 10 });
     expect(failure).toMatchObject({ ok: false, error: expect.stringMatching(/up timed out after 300 ms \(process group killed\)/) });
     const child = Number(readFileSync(path.join(dir, 'up.log.child'), 'utf8'));
-    await until(() => !alive(child), `background child ${child} to be gone`);
+    await waitFor(() => !alive(child), { what: `background child ${child} to be gone`, intervalMs: 10 });
     // Giving up on alive rolls the point back.
-    await until(() => outcomes.some((o) => o.action === 'down' && o.ok), 'roll-back down');
+    await waitFor(() => outcomes.some((o) => o.action === 'down' && o.ok), { what: 'roll-back down', intervalMs: 10 });
   });
 
   it('retries a failing down with doubling delays, reporting each failure, until it works', async () => {
@@ -135,7 +127,7 @@ describe('ScriptRunner', () => {
     const flaky = 'date +%s%N >> "$LOG"; n=$(wc -l < "$LOG"); [ "$n" -ge 3 ] && exit 0; echo "busy ($n)" >&2; exit 7';
     const { runner: r, outcomes } = runner({ retry: { firstDelayMs: 100 } });
     r.want({ system: system(script('up', OK), script('down', flaky)), point: 'p1' }, 'down');
-    await until(() => outcomes.some((o) => o.ok), 'down to succeed');
+    await waitFor(() => outcomes.some((o) => o.ok), { what: 'down to succeed', intervalMs: 10 });
     expect(outcomes.map((o) => [o.action, o.ok, o.error])).toEqual([
       ['down', false, `${path.join(dir, 'down')} exited 7: busy (1)`],
       ['down', false, `${path.join(dir, 'down')} exited 7: busy (2)`],
@@ -151,7 +143,7 @@ describe('ScriptRunner', () => {
     const broken = 'echo alive >> "$LOG"; echo "no such interface" >&2; exit 3';
     const { runner: r, outcomes } = runner({ retry: { firstDelayMs: 30, aliveAttempts: 2 } });
     r.want({ system: system(script('up', broken), script('down', OK)), point: 'p1' }, 'alive');
-    await until(() => outcomes.length === 2, 'two outcomes');
+    await waitFor(() => outcomes.length === 2, { what: 'two outcomes', intervalMs: 10 });
     expect(outcomes.map((o) => [o.action, o.ok, o.error])).toEqual([
       ['alive', false, `${path.join(dir, 'up')} exited 3: no such interface`],
       ['down', true, undefined],
@@ -165,11 +157,11 @@ describe('ScriptRunner', () => {
     const { runner: r, outcomes } = runner();
     const point = { system: system(script('up', slowFail), script('down', OK)), point: 'p1' };
     r.want(point, 'alive');
-    await until(() => logOf('up').length === 1, 'alive to start');
+    await waitFor(() => logOf('up').length === 1, { what: 'alive to start', intervalMs: 10 });
     expect(r.status()['p1']).toMatchObject({ state: 'alive', running: true, attempts: 1 });
     r.want(point, 'down');
     expect(logOf('down')).toEqual([]);
-    await until(() => outcomes.length === 1, 'down outcome');
+    await waitFor(() => outcomes.length === 1, { what: 'down outcome', intervalMs: 10 });
     expect(outcomes).toEqual([{ system: 'web', point: 'p1', action: 'down', ok: true }]);
     expect(logOf('up')).toEqual(['start']);
   });
@@ -178,9 +170,9 @@ describe('ScriptRunner', () => {
     const { runner: r, outcomes } = runner({ retry: { firstDelayMs: 300 } });
     const point = { system: system(script('up', OK), script('down', 'echo down >> "$LOG"; exit 1')), point: 'p1' };
     r.want(point, 'down');
-    await until(() => outcomes.length === 1, 'first down failure');
+    await waitFor(() => outcomes.length === 1, { what: 'first down failure', intervalMs: 10 });
     r.want(point, 'alive');
-    await until(() => outcomes.length === 2, 'alive outcome');
+    await waitFor(() => outcomes.length === 2, { what: 'alive outcome', intervalMs: 10 });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(logOf('down')).toEqual(['down']);
     expect(outcomes.map((o) => [o.action, o.ok])).toEqual([['down', false], ['alive', true]]);
@@ -190,7 +182,7 @@ describe('ScriptRunner', () => {
     const { runner: r, outcomes } = runner();
     r.want({ system: system(path.join(dir, 'missing'), script('down', OK)), point: 'p1' }, 'down');
     r.want({ system: system(path.join(dir, 'missing'), path.join(dir, 'missing')), point: 'p2' }, 'down');
-    const failure = await until(() => outcomes.find((o) => o.point === 'p2'), 'p2 outcome');
+    const failure = await waitFor(() => outcomes.find((o) => o.point === 'p2'), { what: 'p2 outcome', intervalMs: 10 });
     expect(failure.error).toMatch(new RegExp(`${path.join(dir, 'missing')}: .*ENOENT`));
     await r.stop();
   });
@@ -198,7 +190,7 @@ describe('ScriptRunner', () => {
   it('stop() waits for running scripts and retries no more', async () => {
     const { runner: r, outcomes } = runner({ retry: { firstDelayMs: 50 } });
     r.want({ system: system(script('up', OK), script('down', 'sleep 0.2; echo down >> "$LOG"; exit 1')), point: 'p1' }, 'down');
-    await until(() => r.status()['p1']?.running, 'down running');
+    await waitFor(() => r.status()['p1']?.running, { what: 'down running', intervalMs: 10 });
     await r.stop();
     expect(outcomes).toHaveLength(1);
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -10,8 +10,8 @@
 
 import type { NetEvent, NetInterface } from '../../../bindings/types.js';
 import type { CheckSpec } from '../../config/model.js';
-import { checkTarget } from '../../config/status.js';
-import type { AgentLogger } from '../logger.js';
+import { checkTarget } from '../../config/summary.js';
+import type { AgentLogger } from '../../log/logger.js';
 import { Slots, killRunning, resolveUser, runExec, type Identity } from './exec.js';
 import { processProbe, runFile } from './local.js';
 import { runHttp, runTcp } from './net.js';

@@ -1,53 +1,7 @@
-// Views of a ClusterConfig for people: vippy's status shape and the `vippyd --check` summary.
+// A ClusterConfig summarized for people: the `vippyd --check` lines (vippy's /status shape of it
+// is control/status.ts's).
 
-import type { CheckSpec, ClusterConfig, SyslogLevel, VipAddress } from './model.js';
-
-export type StatusVip =
-  | { ip: string; netmask: string; broadcast: string; network: string; name: string; state?: string }
-  | { ip: string; prefixlen: number; name: string; state?: string };
-
-/** A flip data point that is not an address (or whose system's scripts plumb it): its name and system. */
-export interface StatusPoint { point: string; system: string }
-
-export interface StatusConfig {
-  version: number;
-  vips: Array<Array<string | StatusVip | StatusPoint>>;
-  nodes: string[];
-}
-
-/** vippy's normalized entry: `{ip, netmask, broadcast, network, name, state}` or `{ip, prefixlen, name, state}`. */
-export function statusVip(address: VipAddress): StatusVip {
-  const state = address.state === undefined ? {} : { state: address.state };
-  return address.family === 4
-    ? { ip: address.ip, netmask: address.netmask!, broadcast: address.broadcast!, network: address.network!, name: address.interface, ...state }
-    : { ip: address.ip, prefixlen: address.prefixLength, name: address.interface, ...state };
-}
-
-const statusConfigs = new WeakMap<ClusterConfig, StatusConfig>();
-
-/**
- * The `config` object of GET /status, exactly as the original showed it (no secret). A flip data
- * point without addresses shows as `{point, system}`. Built once per config, so that status,
- * plugins' `config.vips()` and their ownership maps share the same group objects, as the
- * original's did.
- */
-export function vippyStatusConfig(config: ClusterConfig): StatusConfig {
-  let built = statusConfigs.get(config);
-  if (built === undefined) {
-    built = {
-      version: config.version,
-      vips: config.groups.map((group) => [
-        ...(group.preferred === undefined ? [] : [group.preferred]),
-        ...(group.addresses.length === 0 && group.point !== undefined
-          ? [{ point: group.point, system: group.system ?? '' }]
-          : group.addresses.map(statusVip)),
-      ]),
-      nodes: config.nodes.map((node) => node.name),
-    };
-    statusConfigs.set(config, built);
-  }
-  return built;
-}
+import type { CheckSpec, ClusterConfig, SyslogLevel } from './model.js';
 
 const listedGroups = 10;
 

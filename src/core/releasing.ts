@@ -1,0 +1,48 @@
+// Releasing groups: everything when the node may hold nothing (its mode says why), and a
+// group placement gives elsewhere (while acting) or that an alive member holds too (while
+// keeping what it holds). The "holding a group it should not" half of conflict repair.
+
+import type { MembershipView } from './membership.js';
+import { sortedHeld, type NodeState, type StepOutput } from './state.js';
+import type { PlacementResult } from './types.js';
+import type { Assessment, NodeMode } from './self-assessment.js';
+import type { AliveHolderOf } from './ownership.js';
+
+export function release(state: NodeState, group: number, reason: string, out: StepOutput): void {
+  state.held.delete(group);
+  state.conflicts.delete(group);
+  out.actions.push({ type: 'unplumb', group, reason });
+  out.log('notice', 'release', `releasing group ${group}: ${reason}`, { group, reason });
+}
+
+export function releaseAll(state: NodeState, reason: string, out: StepOutput): void {
+  for (const group of sortedHeld(state)) release(state, group, reason, out);
+}
+
+export function releaseMisplaced(
+  state: NodeState,
+  self: Assessment,
+  view: MembershipView,
+  owners: PlacementResult,
+  aliveHolderOf: AliveHolderOf,
+  out: StepOutput,
+): void {
+  const { quorum } = state.config;
+  const holdNothingBecause: Partial<Record<NodeMode, string>> = {
+    'not-in-config': 'not in the config',
+    unheard: `only ${view.heardBy} of ${quorum} needed nodes hear this node`,
+    inactive: `inactive: ${self.failingReason}`,
+    'no-quorum': `no quorum (${view.seen} of ${quorum} seen)`,
+  };
+  const reasonForAll = holdNothingBecause[self.mode];
+  for (const group of sortedHeld(state)) {
+    if (reasonForAll !== undefined) {
+      release(state, group, reasonForAll, out);
+      continue;
+    }
+    if (owners[group]?.includes(state.self) ?? false) continue;
+    const other = aliveHolderOf(group);
+    if (self.mode === 'acting') release(state, group, `placement gives it to ${owners[group]?.join(',') || 'nobody'}`, out);
+    else if (other !== undefined) release(state, group, `${other.name} holds it too`, out);
+  }
+}
