@@ -15,18 +15,20 @@ import {
   renderConfigFile,
   transferDocument,
 } from '../config/index.js';
-import type { ClusterConfig, SyslogLevel, VipAddress } from '../config/model.js';
+import type { ClusterConfig, SyslogLevel, VipAddress, VipGroup } from '../config/model.js';
 import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
 import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
 import { statusBody, statusOwnership, vippyStatusConfig, type AnnounceStatus, type CheckStatusBody, type PeerStatus, type Status } from '../control/status.js';
-import { createMetrics, groupLabel, startMetricsServer, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
+import { EventStream } from '../control/events.js';
+import { createMetrics, groupLabel, startMetricsServer, transitionReason, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
 import { createLogger, describeError, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
+import { Fence, monotonicMs } from './fence.js';
 import { Notifier } from './notifier.js';
 import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
@@ -83,6 +85,7 @@ class Daemon implements DaemonView {
   private codec: Codec;
   private chat?: Chat;
   private readonly reconciler: Reconciler;
+  private readonly fence: Fence;
   private readonly notifier: Notifier;
   private readonly arpScanner: ArpScanner;
   private readonly scripts: ScriptRunner;
@@ -111,6 +114,8 @@ class Daemon implements DaemonView {
   /** Each check's last verdict (metrics count changes of it). */
   private readonly checkVerdicts = new Map<string, boolean>();
   private readonly events: { config: VippyConfig; manager: VippyManager; network: VippyNetwork };
+  /** `vippyctl watch`: every state change, in order. */
+  private readonly eventStream: EventStream;
 
   constructor(private readonly options: DaemonOptions) {
     const { config, warnings } = loadOrExplain(options.configPath);
@@ -130,9 +135,12 @@ class Daemon implements DaemonView {
     this.codec = this.makeCodec(config);
     this.state = createNode({ self: this.self, config, now: monotonic() });
     // The original's order: the config's plugins, then -p.
+    this.eventStream = new EventStream(this.self);
     this.events = { config: new VippyConfig(this, [...config.plugins, ...options.plugins]), manager: new VippyManager(this), network: new VippyNetwork(this) };
+    this.fence = new Fence({ keeperPath: () => native.fenceKeeperPath(), ...fenceSettings(config), log: this.logger });
     this.reconciler = new Reconciler({
       native,
+      fence: this.fence,
       config: withoutScriptedAddresses(config),
       log: this.logger,
       onCarrier: ({ interface: name, up }) => this.dispatch({ type: 'carrier', interface: name, up }),
@@ -173,6 +181,7 @@ class Daemon implements DaemonView {
         group: config.management.group,
         handlers: this.controlHandlers(),
         log: this.logger,
+        events: this.eventStream,
       });
     } catch (err) {
       throw new StartupError(describeError(err));
@@ -198,6 +207,7 @@ class Daemon implements DaemonView {
       await Promise.allSettled([this.control.close(), this.metricsServer?.close(), this.chat.close()]);
       throw new StartupError(linkError);
     }
+    this.fence.start();
     // Subscribe before the first dump so no change falls between them.
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
@@ -273,7 +283,10 @@ class Daemon implements DaemonView {
     switch (action.type) {
       case 'send': {
         const datagram = this.codec.encodeAnnouncement(action.announcement, Date.now());
+        const sentAt = monotonicMs();
         this.chat?.send(datagram);
+        // Peers count their stale time from this announcement; the fence counts its deadline from it.
+        this.fence.pet(sentAt);
         this.stats.sendAnnounce++;
         this.metrics.announcementsSent.inc();
         if (this.events.config.listenerCount('send-announce') > 0) {
@@ -308,6 +321,7 @@ class Daemon implements DaemonView {
         this.emit(this.events.manager, 'state-change', this.events.manager.groupsOf(action.ownership), this.events.manager.groupsOf(action.previous));
         return;
       case 'log':
+        this.publishLogged(action.event, action.level, action.message, action.fields);
         this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
         return;
     }
@@ -328,6 +342,7 @@ class Daemon implements DaemonView {
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'acquired' });
       this.metrics.countGroupTransition(groupLabel(group), 'acquired', reason);
+      this.publishTransition('taken', group, reason);
       if (takenFrom !== undefined) this.observeTakeover(takenFrom);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
@@ -352,6 +367,7 @@ class Daemon implements DaemonView {
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'released' });
       this.metrics.countGroupTransition(groupLabel(group), 'released', reason);
+      this.publishTransition('released', group, reason);
       this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
     }
     // A failure is logged once, by core; while stopping core has stopped, so it is logged here.
@@ -367,6 +383,7 @@ class Daemon implements DaemonView {
       const direction = outcome.action === 'alive' ? 'acquired' : 'released';
       this.metrics.ownershipTransitions.inc({ direction });
       this.metrics.countGroupTransition(groupLabel(this.current.groups[index]!), direction, this.scriptReasons.get(index) ?? '');
+      this.publishTransition(direction === 'acquired' ? 'taken' : 'released', this.current.groups[index]!, this.scriptReasons.get(index) ?? '');
     }
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: outcome.action === 'alive', ok: outcome.ok, error: outcome.error });
   }
@@ -557,6 +574,8 @@ class Daemon implements DaemonView {
     for (const result of this.reconciler.setConfig(withoutScriptedAddresses(config))) {
       if (!result.ok) this.logger.err({ event: 'reconfigure-failed', group: result.group, err: result.error }, `reconfigure of group ${result.group} failed: ${result.error}`);
     }
+    const { timing, enabled } = fenceSettings(config);
+    this.fence.configure(timing, enabled);
     this.notifier.setSettings(config.arp);
     this.arpScanner.setInterval(config.timing.arpCacheMs);
     this.checks.setChecks(config.checks ?? []);
@@ -600,6 +619,10 @@ class Daemon implements DaemonView {
     for (const result of release ? this.reconciler.releaseAll() : []) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
+    // Not released (flip's remove_on_failure false): the addresses stay until the stall deadline
+    // after the last announcement, as if vippyd had frozen, and then go before a peer takes them.
+    this.fence.close({ linger: !release });
+    this.eventStream.close('vippyd stopping');
     await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop(release)]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
     clearTimeout(deadline);
@@ -691,6 +714,21 @@ class Daemon implements DaemonView {
     if (!peer || peer.silentMs === null) return;
     const waited = peer.leaving ? peer.silentMs : peer.silentMs - this.current.timing.staleMs;
     this.metrics.takeoverSeconds.observe(Math.max(0, waited) / 1000);
+  }
+
+  /**
+   * Core's logged events, for `vippyctl watch`, with groups named as in the metrics. Its
+   * decisions to take or release a group are left out: `taken` / `released` follow with the outcome.
+   */
+  private publishLogged(event: string, level: string, message: string, fields: Record<string, unknown> = {}): void {
+    if (event === 'takeover' || event === 'release') return;
+    const group = typeof fields.group === 'number' ? this.current.groups[fields.group] : undefined;
+    this.eventStream.publish({ ...fields, ...(group ? { group: groupLabel(group) } : {}), type: event, level, message });
+  }
+
+  /** A group plumbed (`taken`) or removed (`released`) here, for `vippyctl watch`. */
+  private publishTransition(type: 'taken' | 'released', group: VipGroup, reason: string): void {
+    this.eventStream.publish({ type, group: groupLabel(group), reason: transitionReason(reason), detail: reason, addresses: group.addresses.map((a) => `${a.ip}/${a.prefixLength}`) });
   }
 
   /**
@@ -791,6 +829,11 @@ class Daemon implements DaemonView {
       },
     };
   }
+}
+
+/** The fence follows the lease: address_lease 0 (permanent addresses) leaves a killed vippyd's addresses behind. */
+function fenceSettings(config: ClusterConfig) {
+  return { timing: config.timing, enabled: (config.timing.leaseSeconds ?? 0) > 0 };
 }
 
 function describeGroup(config: ClusterConfig, index: number): string {

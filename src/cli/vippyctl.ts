@@ -4,7 +4,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ControlUnreachableError, defaultSocketPath, requestControl } from '../control/client.js';
+import { ControlUnreachableError, defaultSocketPath, requestControl, watchControl } from '../control/client.js';
 import { formatChecks, formatStatus, StatusFormatError } from '../control/format.js';
 import { usageText, type CommandLine } from './help.js';
 
@@ -39,6 +39,7 @@ export const vippyctlCommandLine = {
     { name: 'deactivate', args: '[reason]', help: 'make this node inactive (for maintenance): its groups move away' },
     { name: 'reload', help: 're-read the configuration file (like SIGHUP)' },
     { name: 'metrics', help: 'Prometheus metrics, when enabled' },
+    { name: 'watch', help: 'follow every state change as it happens, in order (with `--json`: one JSON object per line)' },
   ],
   manual: {
     description: [
@@ -113,6 +114,7 @@ export async function main(argv: string[], out: Output): Promise<number> {
   }
   // `vippyctl deactivate swapping a disk` needs no quotes.
   const reason = rest.length > 0 ? rest.join(' ') : undefined;
+  if (command === 'watch') return watch(resolveSocket(values.socket, process.env), values.json, out);
 
   let reply;
   try {
@@ -144,6 +146,58 @@ export async function main(argv: string[], out: Output): Promise<number> {
     }
   } else {
     out.stdout.write(JSON.stringify(reply.body, null, 2) + '\n');
+  }
+  return 0;
+}
+
+/** One event as a line for people: time, sequence number, type, then its fields as key=value. */
+export function formatEvent(line: string): string {
+  let event: Record<string, unknown>;
+  try {
+    event = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const { seq, time, type, node, ...fields } = event;
+  const clock = typeof time === 'string' ? time.slice(11, 23) : '?';
+  const rest = Object.entries(fields).map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`);
+  return [clock, `#${String(seq)}`, String(type), ...rest].join(' ');
+}
+
+/** `watch`: until the daemon ends the stream. A stream cut for a slow reader, or a gap, exits 1. */
+async function watch(socket: string, json: boolean, out: Output): Promise<number> {
+  let expected: number | undefined;
+  let problem: string | undefined;
+  let reply;
+  try {
+    reply = await watchControl(socket, (line) => {
+      out.stdout.write(json ? `${line}\n` : `${formatEvent(line)}\n`);
+      let event: { seq: number; type: string; reason?: string };
+      try {
+        event = JSON.parse(line) as typeof event;
+      } catch {
+        problem ??= `not an event: ${line.slice(0, 80)}`;
+        return;
+      }
+      if (event.type === 'dropped') problem = `the daemon dropped this stream: ${event.reason}`;
+      else if (event.type !== 'watching' && event.type !== 'closed' && expected !== undefined && event.seq !== expected) {
+        problem ??= `events ${expected} to ${event.seq - 1} are missing`;
+      }
+      expected = event.seq + 1;
+    });
+  } catch (err) {
+    if (!(err instanceof ControlUnreachableError)) throw err;
+    out.stderr.write(`vippyctl: ${err.message}\n`);
+    return 1;
+  }
+  if (reply.status !== 200) {
+    const detail = (reply.body as { error?: unknown } | undefined)?.error ?? reply.text.trim();
+    out.stderr.write(`vippyctl: watch failed (HTTP ${reply.status}): ${String(detail)}\n`);
+    return 1;
+  }
+  if (problem !== undefined) {
+    out.stderr.write(`vippyctl: ${problem}\n`);
+    return 1;
   }
   return 0;
 }
