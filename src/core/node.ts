@@ -25,7 +25,7 @@
 //   membership.ts         the view: fresh, alive (vouched for), members of this config
 //   quorum.ts             nodes seen, active nodes heard, being heard
 //   self-assessment.ts    liveness + quorum → mode; transition log lines
-//   eligibility.ts        health, carrier, failed plumbing → ineligible groups
+//   eligibility.ts        health, carrier, failed plumbing, health checks → ineligible groups
 //   view-tracking.ts      since when the placement-relevant view has held; preempt_delay
 //   placement.ts          who should hold each group (pure; ownership.ts runs it over the view)
 //   releasing.ts          letting go of what the mode or placement says not to hold
