@@ -156,4 +156,27 @@ describe.skipIf(!netnsAvailable)('health checks on a real segment', () => {
       for (const sleeper of sleepers) sleeper.kill('SIGKILL');
     }
   });
+  it('interface: cutting the carrier of a link that is not the chat interface moves the groups that name the check', async () => {
+    seg = await Segment.create({ hosts: ['n1', 'n2'] });
+    // A veth pair inside each node: taking the peer end down cuts the carrier of "uplink".
+    for (const host of seg.hosts) {
+      await seg.exec(host, ['ip', 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'uplink-peer']);
+      await seg.exec(host, ['ip', 'link', 'set', 'uplink', 'up']);
+      await seg.exec(host, ['ip', 'link', 'set', 'uplink-peer', 'up']);
+    }
+    const vips = [
+      ['n1', { interface: 'eth0', ip: `${VIP1}/24` }, { checks: ['uplink'] }],
+      ['n1', { interface: 'eth0', ip: `${VIP2}/24` }],
+    ];
+    cluster = new VippyCluster(seg, { config: baseConfig(seg.hosts, { vips, checks: { uplink: { kind: 'interface', interface: 'uplink' } } }) });
+    await cluster.startAll();
+    await cluster.waitForHolder(VIP1, 'n1', 8000);
+    expect(await checkState('n1', 'uplink')).toMatchObject({ state: 'pass', reason: 'uplink is up with carrier' });
+    await seg.exec(seg.host('n1'), ['ip', 'link', 'set', 'uplink-peer', 'down']);
+    await cluster.waitForHolder(VIP1, 'n2');
+    expect(await checkState('n1', 'uplink')).toMatchObject({ state: 'fail', reason: 'uplink has no carrier' });
+    expect(await cluster.holders(VIP2)).toEqual(['n1']);
+    await seg.exec(seg.host('n1'), ['ip', 'link', 'set', 'uplink-peer', 'up']);
+    await cluster.waitForHolder(VIP1, 'n1');
+  });
 });
