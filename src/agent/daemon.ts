@@ -394,6 +394,7 @@ class Daemon implements DaemonView {
     this.checkVerdicts.set(change.name, change.ok);
     this.metrics.checkUp.set({ check: change.name }, change.ok ? 1 : 0);
     if (before !== undefined && before !== change.ok) this.metrics.checkTransitions.inc({ check: change.name, to: change.ok ? 'pass' : 'fail' });
+    this.dispatch({ type: 'check', name: change.name, ok: change.ok, reason: change.reason });
   }
 
   /** Checks a reload removed leave the metrics too. */
@@ -807,6 +808,7 @@ class Daemon implements DaemonView {
       quorum: { required: s.quorum.needed, seen: s.quorum.seen, met: s.quorum.ok, policy: this.current.noQuorumPolicy },
       peers: this.peerStatus(),
       held: s.held,
+      ...(s.ineligible.length > 0 ? { ineligible: s.ineligible } : {}),
       ...(this.current.systems?.some((system) => system.alive) ? { scripts: this.scripts.status() } : {}),
       ...this.announceStatus(),
       ...((this.current.checks ?? []).length > 0 ? { checks: this.checkStatus() } : {}),

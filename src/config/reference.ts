@@ -186,8 +186,9 @@ the PID in \`pidfile\` runs and is not a zombie; read from /proc, no process sta
 the kernel's link events at once (no polling, no rise/fall). An interface that carries VIPs
 already makes its groups ineligible when it loses carrier, without a check.`,
     `A failing check makes this node ineligible for the groups it covers: it says so in its next
-announcement at once and hands them off as a drain does. They come back by the usual \`preempt\`
-/ \`preempt_delay\` rules. \`when_all_fail\` says what happens when every node that could hold a
+announcement at once and releases them; the successor takes them a quarter \`interval\` after
+hearing that (as on a carrier loss). They come back by the usual \`preempt\` / \`preempt_delay\`
+rules: the preferred node must have been eligible for the group for \`preempt_delay\`. \`when_all_fail\` says what happens when every node that could hold a
 group fails: \`"keep"\` leaves it where it is, \`"release"\` lets nobody hold it.`,
     `Checks are local to the host, like interface names: they are not part of the fingerprint and are
 not sent to peers (an adopted config keeps this host's checks for the groups it already had).

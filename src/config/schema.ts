@@ -85,7 +85,7 @@ const checkSchema = z.strictObject({
   rise: z.number().int().min(1).default(2).describe('Consecutive passes that make a failing check pass.'),
   fall: z.number().int().min(1).default(1).describe('Consecutive failures that make a passing check fail.'),
   initial: z.enum(['fail', 'pass']).default('fail').describe('State until the first result, which alone decides it (keepalived\'s init_fail is "fail"). A check added by a reload starts here too.'),
-  when_all_fail: z.enum(['keep', 'release']).default('keep').describe('When this check fails on every node that could hold a group: "keep" leaves the group where it is (or, unheld, lets a failing node take it: a degraded service beats a black hole); "release" lets nobody hold it.'),
+  when_all_fail: z.enum(['keep', 'release']).default('keep').describe('When this check fails on every node that could hold a group: "keep" leaves the group on its holder (a degraded service beats a black hole; a group nobody holds stays unheld); "release" lets nobody hold it.'),
   command: z.union([z.array(z.string().min(1)).min(1), z.string().min(1)], { error: 'must be an argv array such as ["/usr/bin/check", "--quick"], or a string with "shell": true' })
     .optional().describe('exec: the program and its arguments, run without a shell; a string runs with `/bin/sh -c` and needs "shell": true. Environment: VIPPY_CHECK (the check\'s name) and VIPPY_NODE.'),
   shell: z.boolean().optional().describe('exec: run `command` (a string) with /bin/sh -c.'),

@@ -3,10 +3,12 @@
 // very first result alone decides (until then the check is in its `initial` state). Each verdict
 // change is logged once and handed to the daemon (a 'check' event for core).
 //
-// Nothing here runs on the announcements' path: exec checks are child processes (at most
-// `maxExec` at a time), tcp/http use non-blocking sockets with a deadline, file/process checks
-// read asynchronously, and interface checks follow the netlink link events the daemon already
-// receives (no polling).
+// Probes do not wait on the event loop: exec checks are child processes (at most `maxExec` at
+// a time), tcp/http use non-blocking sockets with a deadline, file/process checks read
+// asynchronously, and interface checks follow the netlink link events the daemon already
+// receives (no polling). One cost remains on the loop: Node forks each exec child from the main
+// thread, several ms a fork under load (bench/checks.ts, docs/benchmarks.md), so many frequent
+// exec checks delay announcements; a launcher process would remove that (not done).
 
 import type { NetEvent, NetInterface } from '../../../bindings/types.js';
 import type { CheckSpec } from '../../config/model.js';
