@@ -28,6 +28,7 @@ import { createLogger, describeError, type VippyLogger } from '../log/logger.js'
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
+import { Fence, monotonicMs } from './fence.js';
 import { Notifier } from './notifier.js';
 import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
@@ -83,6 +84,7 @@ class Daemon implements DaemonView {
   private codec: Codec;
   private chat?: Chat;
   private readonly reconciler: Reconciler;
+  private readonly fence: Fence;
   private readonly notifier: Notifier;
   private readonly arpScanner: ArpScanner;
   private readonly scripts: ScriptRunner;
@@ -131,8 +133,10 @@ class Daemon implements DaemonView {
     // The original's order: the config's plugins, then -p.
     this.eventStream = new EventStream(this.self);
     this.events = { config: new VippyConfig(this, [...config.plugins, ...options.plugins]), manager: new VippyManager(this), network: new VippyNetwork(this) };
+    this.fence = new Fence({ keeperPath: () => native.fenceKeeperPath(), ...fenceSettings(config), log: this.logger });
     this.reconciler = new Reconciler({
       native,
+      fence: this.fence,
       config: withoutScriptedAddresses(config),
       log: this.logger,
       onCarrier: ({ interface: name, up }) => this.dispatch({ type: 'carrier', interface: name, up }),
@@ -192,6 +196,7 @@ class Daemon implements DaemonView {
       await Promise.allSettled([this.control.close(), this.metricsServer?.close(), this.chat.close()]);
       throw new StartupError(linkError);
     }
+    this.fence.start();
     // Subscribe before the first dump so no change falls between them.
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
@@ -266,7 +271,10 @@ class Daemon implements DaemonView {
     switch (action.type) {
       case 'send': {
         const datagram = this.codec.encodeAnnouncement(action.announcement, Date.now());
+        const sentAt = monotonicMs();
         this.chat?.send(datagram);
+        // Peers count their stale time from this announcement; the fence counts its deadline from it.
+        this.fence.pet(sentAt);
         this.stats.sendAnnounce++;
         this.metrics.announcementsSent.inc();
         if (this.events.config.listenerCount('send-announce') > 0) {
@@ -507,6 +515,8 @@ class Daemon implements DaemonView {
     for (const result of this.reconciler.setConfig(withoutScriptedAddresses(config))) {
       if (!result.ok) this.logger.err({ event: 'reconfigure-failed', group: result.group, err: result.error }, `reconfigure of group ${result.group} failed: ${result.error}`);
     }
+    const { timing, enabled } = fenceSettings(config);
+    this.fence.configure(timing, enabled);
     this.notifier.setSettings(config.arp);
     this.arpScanner.setInterval(config.timing.arpCacheMs);
     if (config.secret !== previousSecret) this.codec = this.makeCodec(config);
@@ -547,6 +557,9 @@ class Daemon implements DaemonView {
     for (const result of release ? this.reconciler.releaseAll() : []) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
+    // Not released (flip's remove_on_failure false): the addresses stay until the stall deadline
+    // after the last announcement, as if vippyd had frozen, and then go before a peer takes them.
+    this.fence.close({ linger: !release });
     this.eventStream.close('vippyd stopping');
     await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop(release)]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
@@ -751,6 +764,11 @@ class Daemon implements DaemonView {
       },
     };
   }
+}
+
+/** The fence follows the lease: address_lease 0 (permanent addresses) leaves a killed vippyd's addresses behind. */
+function fenceSettings(config: ClusterConfig) {
+  return { timing: config.timing, enabled: (config.timing.leaseSeconds ?? 0) > 0 };
 }
 
 function describeGroup(config: ClusterConfig, index: number): string {

@@ -38,11 +38,20 @@ export function chaosConfig(hosts: readonly Host[]): RawConfig {
 const wallClock = () => performance.timeOrigin + performance.now();
 const REORDER_MS = 20;
 
+/** One address appearing on (held) or leaving a node's kernel, at the wall-clock ms `ip -ts` stamped. */
+export interface AddressChange {
+  node: string;
+  ip: string;
+  held: boolean;
+  at: number;
+}
+
 /** Per VIP, which kernels hold it, kept current from `ip monitor address` in every node namespace. */
 export class AddressObserver {
-  readonly holders = new Map<string, Set<string>>(CHAOS_VIPS.map((ip) => [ip, new Set()]));
+  readonly holders: Map<string, Set<string>>;
   readonly #monitors: Spawned[] = [];
   #listeners: Array<() => void> = [];
+  #changeListeners = new Set<(change: AddressChange) => void>();
   /** Changes read but not yet applied, kept until REORDER_MS old so that they apply in time order. */
   #pending: Array<{ node: string; line: string; at: number }> = [];
   #flushTimer: NodeJS.Timeout | undefined;
@@ -78,8 +87,13 @@ export class AddressObserver {
     }
   }
 
-  static async start(seg: Segment, nodes: readonly string[]): Promise<AddressObserver> {
-    const observer = new AddressObserver();
+  private constructor(vips: readonly string[]) {
+    this.holders = new Map(vips.map((ip) => [ip, new Set()]));
+  }
+
+  /** Watches the IPv4 `vips` (default: the chaos run's) in the namespaces of `nodes`. */
+  static async start(seg: Segment, nodes: readonly string[], vips: readonly string[] = CHAOS_VIPS): Promise<AddressObserver> {
+    const observer = new AddressObserver(vips);
     for (const node of nodes) {
       // Real-time priority: a busy machine (or the cpu-hog fault) must not delay its read, which is
       // when `ip -ts` stamps a change.
@@ -127,6 +141,7 @@ export class AddressObserver {
     this.#account(at);
     if (match![1]) set.delete(node);
     else set.add(node);
+    for (const listener of this.#changeListeners) listener({ node, ip: match![2]!, held: !match![1], at });
     if (set.size > 1 && ![...set].some((n) => this.#silent.has(n) || this.#lingering.get(match![2]!)?.has(n))) {
       this.duals.push(`${match![2]} on ${[...set].join('+')} at ${new Date(at).toISOString()} (${node}: ${line.trim()})`);
     }
@@ -151,6 +166,12 @@ export class AddressObserver {
         else this.dualMs += elapsed;
       }
     }
+  }
+
+  /** Calls `listener` with each change applied (in time order); returns the unsubscribe. */
+  onChange(listener: (change: AddressChange) => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
   }
 
   /** Reads and zeroes the integrals. */
