@@ -21,7 +21,7 @@ import type { Action, ArpEntry, CoreEvent, Ownership } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
-import { statusBody, statusOwnership, vippyStatusConfig, type AnnounceStatus, type PeerStatus, type Status } from '../control/status.js';
+import { statusBody, statusOwnership, vippyStatusConfig, type AnnounceStatus, type CheckStatusBody, type PeerStatus, type Status } from '../control/status.js';
 import { EventStream } from '../control/events.js';
 import { createMetrics, groupLabel, startMetricsServer, transitionReason, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
 import { createLogger, describeError, type VippyLogger } from '../log/logger.js';
@@ -34,6 +34,7 @@ import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
 import { VippyConfig, VippyManager, VippyNetwork, ignoreReason, vippyAnnouncement, vippyIface, type DaemonView } from './facades.js';
 import { addressRequest } from './reconciler.js';
+import { CheckRunner, type CheckChange } from './checks/runner.js';
 import { missingCapabilities, missingCapabilitiesMessage, secretFileWarning } from './privileges.js';
 
 export interface DaemonOptions {
@@ -88,6 +89,7 @@ class Daemon implements DaemonView {
   private readonly notifier: Notifier;
   private readonly arpScanner: ArpScanner;
   private readonly scripts: ScriptRunner;
+  private readonly checks: CheckRunner;
   private watcher?: Watcher;
   private control?: ControlServer;
   private metricsServer?: MetricsServer;
@@ -109,6 +111,8 @@ class Daemon implements DaemonView {
   private dispatching = false;
   private readonly rejectionLog = new Map<string, { since: number; suppressed: number }>();
   private readonly stats = { ignore: 0, sendAnnounce: 0, recvAnnounce: 0, stateChanges: 0 };
+  /** Each check's last verdict (metrics count changes of it). */
+  private readonly checkVerdicts = new Map<string, boolean>();
   private readonly events: { config: VippyConfig; manager: VippyManager; network: VippyNetwork };
   /** `vippyctl watch`: every state change, in order. */
   private readonly eventStream: EventStream;
@@ -144,6 +148,13 @@ class Daemon implements DaemonView {
     });
     this.notifier = new Notifier({ native, arp: config.arp, log: this.logger });
     this.scripts = new ScriptRunner({ log: this.logger, onOutcome: (outcome) => this.scriptOutcome(outcome) });
+    this.checks = new CheckRunner({
+      node: this.self,
+      log: this.logger,
+      onChange: (change) => this.checkChanged(change),
+      onRun: (name, _ok, durationMs) => this.metrics.checkDuration.observe({ check: name }, durationMs / 1000),
+      listInterfaces: () => native.listInterfaces(),
+    });
     this.arpScanner = new ArpScanner({
       native,
       intervalMs: config.timing.arpCacheMs,
@@ -205,6 +216,7 @@ class Daemon implements DaemonView {
     // system's delay, the first plan's alive scripts replace it for the points assigned here.
     for (const point of scriptedPoints(config, this.self)) if (!point.system.removeOnStart) this.scripts.want(point, 'down');
     this.arpScanner.start();
+    this.checks.setChecks(config.checks ?? []);
     this.recheckTimer = setInterval(() => this.recheck(), RECHECK_MS);
 
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, () => void this.stop(0));
@@ -376,6 +388,53 @@ class Daemon implements DaemonView {
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: outcome.action === 'alive', ok: outcome.ok, error: outcome.error });
   }
 
+  /** A check's verdict changed (or a check was set up): metrics, and core's eligibility. */
+  private checkChanged(change: CheckChange): void {
+    const before = this.checkVerdicts.get(change.name);
+    this.checkVerdicts.set(change.name, change.ok);
+    this.metrics.checkUp.set({ check: change.name }, change.ok ? 1 : 0);
+    if (before !== undefined && before !== change.ok) this.metrics.checkTransitions.inc({ check: change.name, to: change.ok ? 'pass' : 'fail' });
+    this.dispatch({ type: 'check', name: change.name, ok: change.ok, reason: change.reason });
+  }
+
+  /** Checks a reload removed leave the metrics too. */
+  private pruneCheckMetrics(config: ClusterConfig): void {
+    const names = new Set((config.checks ?? []).map((check) => check.name));
+    for (const name of [...this.checkVerdicts.keys()]) {
+      if (names.has(name)) continue;
+      this.checkVerdicts.delete(name);
+      this.metrics.checkUp.remove({ check: name });
+      this.metrics.checkDuration.remove({ check: name });
+    }
+  }
+
+  private checkStatus(): CheckStatusBody[] {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return this.checks.status().map((check) => {
+      const spec = this.current.checks?.find((candidate) => candidate.name === check.name);
+      return {
+        name: check.name,
+        kind: check.kind,
+        target: check.target,
+        state: check.state,
+        since: iso(check.since),
+        reason: check.reason,
+        consecutive_passes: check.consecutivePasses,
+        consecutive_fails: check.consecutiveFails,
+        runs: check.runs,
+        last_result: check.lastResult,
+        last_reason: check.lastReason,
+        last_duration_ms: check.lastDurationMs,
+        last_run_at: check.lastRunAt === null ? null : iso(check.lastRunAt),
+        output: check.output,
+        interval_ms: check.intervalMs,
+        rise: check.rise,
+        fall: check.fall,
+        groups: spec?.node ? 'all' : this.current.groups.filter((group) => group.checks?.includes(check.name)).map((group) => group.index),
+      };
+    });
+  }
+
   // ---- inputs ----------------------------------------------------------------------------------
 
   private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
@@ -453,6 +512,7 @@ class Daemon implements DaemonView {
       this.report(this.reconciler.onNetEvents(events));
     }
     this.arpScanner.onNetEvents(events);
+    this.checks.onNetEvents(events);
     // Not on a VIP's own events: every lease renewal echoes as one, and they never change where chat runs.
     if (events.some((e) => e.type === 'link' || (e.type === 'address' && !this.reconciler.isConfiguredAddress(e)))) this.chat?.refresh();
   }
@@ -519,6 +579,8 @@ class Daemon implements DaemonView {
     this.fence.configure(timing, enabled);
     this.notifier.setSettings(config.arp);
     this.arpScanner.setInterval(config.timing.arpCacheMs);
+    this.checks.setChecks(config.checks ?? []);
+    this.pruneCheckMetrics(config);
     if (config.secret !== previousSecret) this.codec = this.makeCodec(config);
   }
 
@@ -551,6 +613,7 @@ class Daemon implements DaemonView {
     clearTimeout(this.wakeTimer);
     clearInterval(this.recheckTimer);
     this.arpScanner.close();
+    this.checks.close();
     this.notifier.close();
     this.watcher?.close();
     // Anything core did not release (e.g. a failed release) goes too: nothing is left behind.
@@ -637,6 +700,7 @@ class Daemon implements DaemonView {
         return this.health();
       },
       reload: async () => this.reload(),
+      checks: () => this.checkStatus(),
       metrics: () => this.metrics.registry.metrics(),
     };
   }
@@ -725,6 +789,7 @@ class Daemon implements DaemonView {
       version: peer.version,
       same_config: peer.sameConfig,
       held: peer.held,
+      ineligible: peer.ineligible,
     }));
   }
 
@@ -743,8 +808,10 @@ class Daemon implements DaemonView {
       quorum: { required: s.quorum.needed, seen: s.quorum.seen, met: s.quorum.ok, policy: this.current.noQuorumPolicy },
       peers: this.peerStatus(),
       held: s.held,
+      ...(s.ineligible.length > 0 ? { ineligible: s.ineligible } : {}),
       ...(this.current.systems?.some((system) => system.alive) ? { scripts: this.scripts.status() } : {}),
       ...this.announceStatus(),
+      ...((this.current.checks ?? []).length > 0 ? { checks: this.checkStatus() } : {}),
     });
   }
 

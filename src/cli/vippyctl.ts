@@ -5,7 +5,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ControlUnreachableError, defaultSocketPath, requestControl, watchControl } from '../control/client.js';
-import { formatStatus, StatusFormatError } from '../control/format.js';
+import { formatChecks, formatStatus, StatusFormatError } from '../control/format.js';
 import { usageText, type CommandLine } from './help.js';
 
 /** The original's default, then where the packaged systemd unit puts it (packaging/vippyd.service). */
@@ -34,6 +34,7 @@ export const vippyctlCommandLine = {
     { name: 'status', help: 'state of this node and who holds each group' },
     { name: 'peers', help: 'what this node knows of the others' },
     { name: 'arp-cache', help: "the cluster's shared ARP cache" },
+    { name: 'checks', help: 'health checks: state, since when, passes/fails in a row, last run, output of failing ones' },
     { name: 'activate', args: '[reason]', help: 'clear a reason this node is inactive ("administrative" by default)' },
     { name: 'deactivate', args: '[reason]', help: 'make this node inactive (for maintenance): its groups move away' },
     { name: 'reload', help: 're-read the configuration file (like SIGHUP)' },
@@ -44,7 +45,8 @@ export const vippyctlCommandLine = {
     description: [
       `**vippyctl** sends one command to the **vippyd**(8) of this node over its control socket (HTTP
 over a Unix socket, the original vippy's protocol) and prints the reply: \`status\` in the
-original's format, the other replies as indented JSON. Commands that change state are sent as
+original's format (plus the groups this node may not hold and why), \`checks\` as a table, the
+other replies as indented JSON. Commands that change state are sent as
 POST. A reason given to \`activate\` or \`deactivate\` may be several words without quotes.`,
     ],
     sections: [
@@ -134,12 +136,12 @@ export async function main(argv: string[], out: Output): Promise<number> {
   }
   if (reply.body === undefined || values.json) {
     out.stdout.write(reply.text.endsWith('\n') ? reply.text : reply.text + '\n');
-  } else if (command === 'status') {
+  } else if (command === 'status' || command === 'checks') {
     try {
-      out.stdout.write(formatStatus(reply.body));
+      out.stdout.write(command === 'status' ? formatStatus(reply.body) : formatChecks(reply.body));
     } catch (err) {
       if (!(err instanceof StatusFormatError)) throw err;
-      out.stderr.write(`vippyctl: cannot show the status: ${err.message}\n`);
+      out.stderr.write(`vippyctl: cannot show the ${command}: ${err.message}\n`);
       return 1;
     }
   } else {

@@ -24,6 +24,8 @@ export interface ControlHandlers {
   activate(reason?: string): Awaitable<unknown>;
   deactivate(reason?: string): Awaitable<unknown>;
   reload(): Promise<unknown>;
+  /** Health checks: each one's verdict, counts, last run. */
+  checks?(): Awaitable<unknown>;
   /** Prometheus text exposition; /metrics answers 404 without it. */
   metrics?(): Awaitable<string>;
 }
@@ -95,6 +97,7 @@ const routes = new Map<string, Route>([
   ['/activate', (h, reason) => h.activate(reason)],
   ['/deactivate', (h, reason) => h.deactivate(reason)],
   ['/reload', (h) => h.reload()],
+  ['/checks', (h) => (h.checks ? h.checks() : [])],
 ]);
 
 /**

@@ -18,6 +18,8 @@ export const CHAOS_VIPS = ['192.0.2.201', '192.0.2.202', '192.0.2.203', '192.0.2
 export const TIMING = { intervalMs: 100, staleMs: 300, guardMs: 100 };
 /** The daemons' arp.repeat_delay: when a takeover's gratuitous ARP burst is repeated. */
 const ARP_REPEAT_DELAY_MS = 5_000;
+/** How often arpCheck looks at a VIP whose holders keep changing while it checks. */
+const ARP_CHECK_ATTEMPTS = 3;
 /** What the issue allows a fault to take, once lifted: stale + guard + 1 s. */
 export const RECONVERGE_LIMIT_MS = TIMING.staleMs + TIMING.guardMs + 1_000;
 
@@ -65,6 +67,8 @@ export class AddressObserver {
   duals: string[] = [];
   /** Each change that left a VIP on no kernel, for the report: "ip lost by node at time". */
   losses: string[] = [];
+  /** Address changes applied so far: a check that spans a change compares with a stale holder. */
+  changes = 0;
   /** Frozen or dead nodes: dual ownership involving them is counted apart (dualWithSilentHolderMs). */
   readonly #silent = new Set<string>();
   /**
@@ -141,6 +145,7 @@ export class AddressObserver {
     this.#account(at);
     if (match![1]) set.delete(node);
     else set.add(node);
+    this.changes++;
     for (const listener of this.#changeListeners) listener({ node, ip: match![2]!, held: !match![1], at });
     if (set.size > 1 && ![...set].some((n) => this.#silent.has(n) || this.#lingering.get(match![2]!)?.has(n))) {
       this.duals.push(`${match![2]} on ${[...set].join('+')} at ${new Date(at).toISOString()} (${node}: ${line.trim()})`);
@@ -390,17 +395,35 @@ export async function runChaos(seg: Segment, { durationMs, seed, log = () => {} 
   return { seconds: Math.round((performance.now() - started) / 1000), faults, crashes, leftovers };
 }
 
-/** The observer pings each VIP; its neighbour table must then name the holder's MAC. */
-async function arpCheck(seg: Segment, observer: AddressObserver): Promise<string[]> {
+/**
+ * The observer pings each VIP; its neighbour table must then name the holder's MAC. A VIP that
+ * moved while it was being checked (a preferred node taking its group back after a carrier cut can
+ * do so more than stale + guard after the first convergence) is checked again once every VIP is on
+ * one kernel: compared with the holder read before the move, the entry looked wrong when it
+ * already named the new holder (the cause of the "unexplained" mismatches after carrier cuts).
+ */
+export async function arpCheck(seg: Segment, observer: AddressObserver): Promise<string[]> {
   const mismatches: string[] = [];
-  for (const [ip, set] of observer.holders) {
-    const holder = [...set][0];
-    if (set.size !== 1 || holder === undefined) continue;
-    await seg.exec('obs', ['ping', '-c1', '-W1', ip], { allowFail: true });
-    const mac = await observerMac(seg, ip);
-    if (mac === seg.host(holder).mac) continue;
-    const owner = seg.hosts.find((host) => host.mac === mac)?.name ?? 'no node';
-    mismatches.push(`${ip}: observer has ${mac || 'no entry'} (${mac ? owner : '-'}), holder ${holder} is ${seg.host(holder).mac}`);
+  for (const ip of CHAOS_VIPS) {
+    for (let attempt = 1; ; attempt++) {
+      const changesBefore = observer.changes;
+      const set = observer.holders.get(ip)!;
+      const holder = [...set][0];
+      if (set.size !== 1 || holder === undefined) break;
+      await seg.exec('obs', ['ping', '-c1', '-W1', ip], { allowFail: true });
+      const mac = await observerMac(seg, ip);
+      if (observer.changes !== changesBefore && attempt < ARP_CHECK_ATTEMPTS) {
+        await observer.waitConverged(RECONVERGE_LIMIT_MS).catch(() => {});
+        await sleep(TIMING.staleMs + TIMING.guardMs);
+        continue;
+      }
+      if (mac !== seg.host(holder).mac) {
+        const owner = seg.hosts.find((host) => host.mac === mac)?.name ?? 'no node';
+        const moved = observer.changes !== changesBefore ? ' (holders changed during the check)' : '';
+        mismatches.push(`${ip}: observer has ${mac || 'no entry'} (${mac ? owner : '-'}), holder ${holder} is ${seg.host(holder).mac}${moved}`);
+      }
+      break;
+    }
   }
   return mismatches;
 }
