@@ -60,7 +60,7 @@ POST. A reason given to \`activate\` or \`deactivate\` may be several words with
         paragraphs: [],
         items: [
           ['0', 'the daemon answered and the command succeeded'],
-          ['1', 'the socket cannot be reached, the command is unknown to the daemon, or it failed (the reason is printed)'],
+          ['1', 'the socket cannot be reached, the command is unknown to the daemon, or it failed (the reason is printed); for `watch`, also when the daemon dropped the stream or events were missed'],
           ['2', 'wrong usage'],
         ],
       },

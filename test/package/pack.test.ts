@@ -132,8 +132,11 @@ it('without a matching prebuild and without cmake, the install builds the addon 
 
   const addon = join(app, 'node_modules/vippy/build/Release/vippy.node');
   expect(existsSync(addon)).toBe(true);
+  // The addon works, and carries the fence keeper node-gyp built beside it.
   const script = `const { native } = await import('./node_modules/vippy/dist/bindings/index.js');
-    console.log(JSON.stringify(native.listInterfaces().map((i) => i.name)));`;
-  const loaded = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env });
-  expect(JSON.parse(loaded.stdout)).toContain('lo');
+    const { statSync } = await import('node:fs');
+    console.log(JSON.stringify({ names: native.listInterfaces().map((i) => i.name), keeper: statSync(native.fenceKeeperPath()).size }));`;
+  const loaded = JSON.parse((await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env })).stdout) as { names: string[]; keeper: number };
+  expect(loaded.names).toContain('lo');
+  expect(loaded.keeper).toBeGreaterThan(0);
 }, 600_000);
