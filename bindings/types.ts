@@ -167,6 +167,11 @@ export interface NativeApi {
   openlog(ident: string, facility: string): void;
   syslog(level: SyslogLevel, message: string): void;
   closelog(): void;
+  /**
+   * The fence keeper's executable (native/fence/keeper.cc, embedded in the addon), written once
+   * to a sealed memfd: "/proc/self/fd/<n>", for this process to start (src/agent/fence.ts).
+   */
+  fenceKeeperPath(): string;
 }
 
 /** Shape of every error thrown by the addon. */

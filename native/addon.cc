@@ -161,6 +161,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFrames(env, exports);
   InitSyslog(env, exports);
   InitRoutes(env, exports);
+  InitFence(env, exports);
   return exports;
 }
 

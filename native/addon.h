@@ -85,5 +85,6 @@ void InitEvents(Napi::Env env, Napi::Object exports);
 void InitFrames(Napi::Env env, Napi::Object exports);
 void InitSyslog(Napi::Env env, Napi::Object exports);
 void InitRoutes(Napi::Env env, Napi::Object exports);
+void InitFence(Napi::Env env, Napi::Object exports);
 
 }  // namespace vippy

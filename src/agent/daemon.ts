@@ -15,23 +15,26 @@ import {
   renderConfigFile,
   transferDocument,
 } from '../config/index.js';
-import type { ClusterConfig, SyslogLevel, VipAddress } from '../config/model.js';
+import type { ClusterConfig, SyslogLevel, VipAddress, VipGroup } from '../config/model.js';
 import { arpCache, createNode, notifyTargets, status as coreStatus, step, type NodeState } from '../core/index.js';
 import type { Action, ArpEntry, CoreEvent, Ownership, TransitionCause } from '../core/types.js';
 import { createCodec, type Codec } from '../wire/index.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/server.js';
-import { statusBody, statusOwnership, vippyStatusConfig, type AnnounceStatus, type PeerStatus, type Status } from '../control/status.js';
+import { statusBody, statusOwnership, vippyStatusConfig, type AnnounceStatus, type CheckStatusBody, type PeerStatus, type Status } from '../control/status.js';
+import { EventStream } from '../control/events.js';
 import { createMetrics, groupLabel, startMetricsServer, UnownedGaps, type MetricsServer, type VippyMetrics } from '../control/metrics.js';
 import { createLogger, describeError, type VippyLogger } from '../log/logger.js';
 import { loadPlugins, emitGuarded } from '../plugins/loader.js';
 import { createChat, type Chat } from './chat.js';
 import { Reconciler } from './reconciler.js';
+import { Fence, monotonicMs } from './fence.js';
 import { Notifier } from './notifier.js';
 import { ArpScanner } from './arpscan.js';
 import { ScriptRunner, scriptedPoint, scriptedPoints, withoutScriptedAddresses, type ScriptOutcome } from './scripts.js';
 import { VippyConfig, VippyManager, VippyNetwork, ignoreReason, vippyAnnouncement, vippyIface, type DaemonView } from './facades.js';
 import { addressRequest } from './reconciler.js';
+import { CheckRunner, type CheckChange } from './checks/runner.js';
 import { missingCapabilities, missingCapabilitiesMessage, secretFileWarning } from './privileges.js';
 
 export interface DaemonOptions {
@@ -82,9 +85,11 @@ class Daemon implements DaemonView {
   private codec: Codec;
   private chat?: Chat;
   private readonly reconciler: Reconciler;
+  private readonly fence: Fence;
   private readonly notifier: Notifier;
   private readonly arpScanner: ArpScanner;
   private readonly scripts: ScriptRunner;
+  private readonly checks: CheckRunner;
   private watcher?: Watcher;
   private control?: ControlServer;
   private metricsServer?: MetricsServer;
@@ -92,6 +97,7 @@ class Daemon implements DaemonView {
   private readonly unownedGaps = new UnownedGaps();
   /** Why a scripted group's script was started, for its transition's metric when it finishes. */
   private readonly scriptCauses = new Map<number, TransitionCause>();
+  private readonly scriptReasons = new Map<number, string>();
   /** Notifier counters already added to the notify-frames metric. */
   private framesCounted = { garp: 0, 'arp-reply': 0, na: 0 };
   private wakeTimer?: NodeJS.Timeout;
@@ -106,7 +112,11 @@ class Daemon implements DaemonView {
   private dispatching = false;
   private readonly rejectionLog = new Map<string, { since: number; suppressed: number }>();
   private readonly stats = { ignore: 0, sendAnnounce: 0, recvAnnounce: 0, stateChanges: 0 };
+  /** Each check's last verdict (metrics count changes of it). */
+  private readonly checkVerdicts = new Map<string, boolean>();
   private readonly events: { config: VippyConfig; manager: VippyManager; network: VippyNetwork };
+  /** `vippyctl watch`: every state change, in order. */
+  private readonly eventStream: EventStream;
 
   constructor(private readonly options: DaemonOptions) {
     const { config, warnings } = loadOrExplain(options.configPath);
@@ -126,9 +136,12 @@ class Daemon implements DaemonView {
     this.codec = this.makeCodec(config);
     this.state = createNode({ self: this.self, config, now: monotonic() });
     // The original's order: the config's plugins, then -p.
+    this.eventStream = new EventStream(this.self);
     this.events = { config: new VippyConfig(this, [...config.plugins, ...options.plugins]), manager: new VippyManager(this), network: new VippyNetwork(this) };
+    this.fence = new Fence({ keeperPath: () => native.fenceKeeperPath(), ...fenceSettings(config), log: this.logger });
     this.reconciler = new Reconciler({
       native,
+      fence: this.fence,
       config: withoutScriptedAddresses(config),
       log: this.logger,
       onCarrier: ({ interface: name, up }) => this.dispatch({ type: 'carrier', interface: name, up }),
@@ -136,6 +149,13 @@ class Daemon implements DaemonView {
     });
     this.notifier = new Notifier({ native, arp: config.arp, log: this.logger });
     this.scripts = new ScriptRunner({ log: this.logger, onOutcome: (outcome) => this.scriptOutcome(outcome) });
+    this.checks = new CheckRunner({
+      node: this.self,
+      log: this.logger,
+      onChange: (change) => this.checkChanged(change),
+      onRun: (name, _ok, durationMs) => this.metrics.checkDuration.observe({ check: name }, durationMs / 1000),
+      listInterfaces: () => native.listInterfaces(),
+    });
     this.arpScanner = new ArpScanner({
       native,
       intervalMs: config.timing.arpCacheMs,
@@ -162,6 +182,7 @@ class Daemon implements DaemonView {
         group: config.management.group,
         handlers: this.controlHandlers(),
         log: this.logger,
+        events: this.eventStream,
       });
     } catch (err) {
       throw new StartupError(describeError(err));
@@ -187,6 +208,7 @@ class Daemon implements DaemonView {
       await Promise.allSettled([this.control.close(), this.metricsServer?.close(), this.chat.close()]);
       throw new StartupError(linkError);
     }
+    this.fence.start();
     // Subscribe before the first dump so no change falls between them.
     this.watcher = native.watch((events) => this.onNetEvents(events));
     // Until core decides otherwise this node holds nothing: leftovers of a killed run go now.
@@ -195,6 +217,7 @@ class Daemon implements DaemonView {
     // system's delay, the first plan's alive scripts replace it for the points assigned here.
     for (const point of scriptedPoints(config, this.self)) if (!point.system.removeOnStart) this.scripts.want(point, 'down');
     this.arpScanner.start();
+    this.checks.setChecks(config.checks ?? []);
     this.recheckTimer = setInterval(() => this.recheck(), RECHECK_MS);
 
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, () => void this.stop(0));
@@ -261,7 +284,10 @@ class Daemon implements DaemonView {
     switch (action.type) {
       case 'send': {
         const datagram = this.codec.encodeAnnouncement(action.announcement, Date.now());
+        const sentAt = monotonicMs();
         this.chat?.send(datagram);
+        // Peers count their stale time from this announcement; the fence counts its deadline from it.
+        this.fence.pet(sentAt);
         this.stats.sendAnnounce++;
         this.metrics.announcementsSent.inc();
         if (this.events.config.listenerCount('send-announce') > 0) {
@@ -296,6 +322,7 @@ class Daemon implements DaemonView {
         this.emit(this.events.manager, 'state-change', this.events.manager.groupsOf(action.ownership), this.events.manager.groupsOf(action.previous));
         return;
       case 'log':
+        this.publishLogged(action.event, action.level, action.message, action.fields);
         this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
         return;
     }
@@ -308,6 +335,7 @@ class Daemon implements DaemonView {
     if (scripted) {
       this.logger.info({ event: 'script-alive', group: index, reason }, `running alive for ${scripted.point} (${reason})`);
       this.scriptCauses.set(index, cause);
+      this.scriptReasons.set(index, reason);
       return this.scripts.want(scripted, 'alive');
     }
     for (const address of group.addresses) this.emit(this.events.manager, 'up', vippyIface(address));
@@ -316,6 +344,7 @@ class Daemon implements DaemonView {
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'acquired' });
       this.metrics.countGroupTransition(groupLabel(group), 'acquired', cause);
+      this.publishTransition('taken', group, reason, cause);
       if (takenFrom !== undefined) this.observeTakeover(takenFrom);
       this.logger.info({ event: 'plumbed', group: index, reason }, `holding ${describeGroup(this.current, index)} (${reason})`);
       this.notifier.announce(group, 'takeover', notifyTargets(this.state, index, this.current.notify));
@@ -331,6 +360,7 @@ class Daemon implements DaemonView {
     if (scripted) {
       this.logger.info({ event: 'script-down', group: index, reason }, `running down for ${scripted.point} (${reason})`);
       this.scriptCauses.set(index, cause);
+      this.scriptReasons.set(index, reason);
       return this.scripts.want(scripted, 'down');
     }
     this.notifier.cancel(index);
@@ -340,6 +370,7 @@ class Daemon implements DaemonView {
     if (result.ok) {
       this.metrics.ownershipTransitions.inc({ direction: 'released' });
       this.metrics.countGroupTransition(groupLabel(group), 'released', cause);
+      this.publishTransition('released', group, reason, cause);
       this.logger.info({ event: 'released', group: index, reason }, `released ${describeGroup(this.current, index)} (${reason})`);
     }
     // A failure is logged once, by core; while stopping core has stopped, so it is logged here.
@@ -356,8 +387,56 @@ class Daemon implements DaemonView {
       this.metrics.ownershipTransitions.inc({ direction });
       const cause = this.scriptCauses.get(index);
       if (cause !== undefined) this.metrics.countGroupTransition(groupLabel(this.current.groups[index]!), direction, cause);
+      this.publishTransition(direction === 'acquired' ? 'taken' : 'released', this.current.groups[index]!, this.scriptReasons.get(index) ?? '', cause);
     }
     if (!this.stopping) this.dispatch({ type: 'apply-result', group: index, held: outcome.action === 'alive', ok: outcome.ok, error: outcome.error });
+  }
+
+  /** A check's verdict changed (or a check was set up): metrics, and core's eligibility. */
+  private checkChanged(change: CheckChange): void {
+    const before = this.checkVerdicts.get(change.name);
+    this.checkVerdicts.set(change.name, change.ok);
+    this.metrics.checkUp.set({ check: change.name }, change.ok ? 1 : 0);
+    if (before !== undefined && before !== change.ok) this.metrics.checkTransitions.inc({ check: change.name, to: change.ok ? 'pass' : 'fail' });
+    this.dispatch({ type: 'check', name: change.name, ok: change.ok, reason: change.reason });
+  }
+
+  /** Checks a reload removed leave the metrics too. */
+  private pruneCheckMetrics(config: ClusterConfig): void {
+    const names = new Set((config.checks ?? []).map((check) => check.name));
+    for (const name of [...this.checkVerdicts.keys()]) {
+      if (names.has(name)) continue;
+      this.checkVerdicts.delete(name);
+      this.metrics.checkUp.remove({ check: name });
+      this.metrics.checkDuration.remove({ check: name });
+    }
+  }
+
+  private checkStatus(): CheckStatusBody[] {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return this.checks.status().map((check) => {
+      const spec = this.current.checks?.find((candidate) => candidate.name === check.name);
+      return {
+        name: check.name,
+        kind: check.kind,
+        target: check.target,
+        state: check.state,
+        since: iso(check.since),
+        reason: check.reason,
+        consecutive_passes: check.consecutivePasses,
+        consecutive_fails: check.consecutiveFails,
+        runs: check.runs,
+        last_result: check.lastResult,
+        last_reason: check.lastReason,
+        last_duration_ms: check.lastDurationMs,
+        last_run_at: check.lastRunAt === null ? null : iso(check.lastRunAt),
+        output: check.output,
+        interval_ms: check.intervalMs,
+        rise: check.rise,
+        fall: check.fall,
+        groups: spec?.node ? 'all' : this.current.groups.filter((group) => group.checks?.includes(check.name)).map((group) => group.index),
+      };
+    });
   }
 
   // ---- inputs ----------------------------------------------------------------------------------
@@ -437,6 +516,7 @@ class Daemon implements DaemonView {
       this.report(this.reconciler.onNetEvents(events));
     }
     this.arpScanner.onNetEvents(events);
+    this.checks.onNetEvents(events);
     // Not on a VIP's own events: every lease renewal echoes as one, and they never change where chat runs.
     if (events.some((e) => e.type === 'link' || (e.type === 'address' && !this.reconciler.isConfiguredAddress(e)))) this.chat?.refresh();
   }
@@ -499,8 +579,12 @@ class Daemon implements DaemonView {
     for (const result of this.reconciler.setConfig(withoutScriptedAddresses(config))) {
       if (!result.ok) this.logger.err({ event: 'reconfigure-failed', group: result.group, err: result.error }, `reconfigure of group ${result.group} failed: ${result.error}`);
     }
+    const { timing, enabled } = fenceSettings(config);
+    this.fence.configure(timing, enabled);
     this.notifier.setSettings(config.arp);
     this.arpScanner.setInterval(config.timing.arpCacheMs);
+    this.checks.setChecks(config.checks ?? []);
+    this.pruneCheckMetrics(config);
     if (config.secret !== previousSecret) this.codec = this.makeCodec(config);
   }
 
@@ -533,12 +617,17 @@ class Daemon implements DaemonView {
     clearTimeout(this.wakeTimer);
     clearInterval(this.recheckTimer);
     this.arpScanner.close();
+    this.checks.close();
     this.notifier.close();
     this.watcher?.close();
     // Anything core did not release (e.g. a failed release) goes too: nothing is left behind.
     for (const result of release ? this.reconciler.releaseAll() : []) {
       if (!result.ok) this.logger.crit({ event: 'unplumb-failed', group: result.group, err: result.error }, `cannot release group ${result.group}: ${result.error}`);
     }
+    // Not released (flip's remove_on_failure false): the addresses stay until the stall deadline
+    // after the last announcement, as if vippyd had frozen, and then go before a peer takes them.
+    this.fence.close({ linger: !release });
+    this.eventStream.close('vippyd stopping');
     await Promise.allSettled([this.chat?.close(), this.control?.close(), this.metricsServer?.close(), this.scripts.stop(release)]);
     this.logger.notice({ event: 'stopped' }, `vippyd ${this.self} stopped`);
     clearTimeout(deadline);
@@ -615,6 +704,7 @@ class Daemon implements DaemonView {
         return this.health();
       },
       reload: async () => this.reload(),
+      checks: () => this.checkStatus(),
       metrics: () => this.metrics.registry.metrics(),
     };
   }
@@ -629,6 +719,21 @@ class Daemon implements DaemonView {
     if (!peer || peer.silentMs === null) return;
     const waited = peer.leaving ? peer.silentMs : peer.silentMs - this.current.timing.staleMs;
     this.metrics.takeoverSeconds.observe(Math.max(0, waited) / 1000);
+  }
+
+  /**
+   * Core's logged events, for `vippyctl watch`, with groups named as in the metrics. Its
+   * decisions to take or release a group are left out: `taken` / `released` follow with the outcome.
+   */
+  private publishLogged(event: string, level: string, message: string, fields: Record<string, unknown> = {}): void {
+    if (event === 'takeover' || event === 'release') return;
+    const group = typeof fields.group === 'number' ? this.current.groups[fields.group] : undefined;
+    this.eventStream.publish({ ...fields, ...(group ? { group: groupLabel(group) } : {}), type: event, level, message });
+  }
+
+  /** A group plumbed (`taken`) or removed (`released`) here, for `vippyctl watch`. */
+  private publishTransition(type: 'taken' | 'released', group: VipGroup, reason: string, cause: TransitionCause | undefined): void {
+    this.eventStream.publish({ type, group: groupLabel(group), reason: cause ?? 'other', detail: reason, addresses: group.addresses.map((a) => `${a.ip}/${a.prefixLength}`) });
   }
 
   /**
@@ -688,6 +793,7 @@ class Daemon implements DaemonView {
       version: peer.version,
       same_config: peer.sameConfig,
       held: peer.held,
+      ineligible: peer.ineligible,
     }));
   }
 
@@ -706,8 +812,10 @@ class Daemon implements DaemonView {
       quorum: { required: s.quorum.needed, seen: s.quorum.seen, met: s.quorum.ok, policy: this.current.noQuorumPolicy },
       peers: this.peerStatus(),
       held: s.held,
+      ...(s.ineligible.length > 0 ? { ineligible: s.ineligible } : {}),
       ...(this.current.systems?.some((system) => system.alive) ? { scripts: this.scripts.status() } : {}),
       ...this.announceStatus(),
+      ...((this.current.checks ?? []).length > 0 ? { checks: this.checkStatus() } : {}),
     });
   }
 
@@ -727,6 +835,11 @@ class Daemon implements DaemonView {
       },
     };
   }
+}
+
+/** The fence follows the lease: address_lease 0 (permanent addresses) leaves a killed vippyd's addresses behind. */
+function fenceSettings(config: ClusterConfig) {
+  return { timing: config.timing, enabled: (config.timing.leaseSeconds ?? 0) > 0 };
 }
 
 function describeGroup(config: ClusterConfig, index: number): string {

@@ -16,6 +16,7 @@
 import ipaddr from 'ipaddr.js';
 import type { AddressRequest, InterfaceAddress, NativeApi, NetEvent, NetInterface, RouteRequest } from '../../bindings/types.js';
 import type { ClusterConfig, VipAddress, VipGroup } from '../config/model.js';
+import type { FenceListener } from './fence.js';
 import { describeError, type AgentLogger } from '../log/logger.js';
 
 /** Shaped like core's 'apply-result' event: held = what was asked (true: plumb, false: release). */
@@ -65,6 +66,8 @@ export interface ReconcilerOptions {
    * before core's own wake-up).
    */
   beforeCheck?: () => void;
+  /** Told of every address before it is added and after it is removed (the fence keeper). */
+  fence?: FenceListener;
 }
 
 const IFNAMSIZ_CHARS = 15;
@@ -106,6 +109,7 @@ export class Reconciler {
   private readonly log: AgentLogger;
   private readonly onCarrier?: (state: CarrierState) => void;
   private readonly beforeCheck?: () => void;
+  private readonly fence?: FenceListener;
   private config: ClusterConfig;
   /** Groups this node should hold, by index. */
   private readonly held = new Map<number, VipGroup>();
@@ -120,6 +124,7 @@ export class Reconciler {
     this.log = options.log;
     this.onCarrier = options.onCarrier;
     this.beforeCheck = options.beforeCheck;
+    this.fence = options.fence;
     this.config = options.config;
     this.indexConfig();
   }
@@ -138,7 +143,7 @@ export class Reconciler {
       const req = this.request(vip);
       const route = this.routeRequest(group, vip);
       try {
-        if (this.native.ensureAddress(req)) added.push(req);
+        if (this.add(req)) added.push(req);
         // After the address: an IPv4 route's source must be local already.
         if (route !== undefined && this.native.ensureRoute(route)) addedRoutes.push(route);
       } catch (err) {
@@ -222,7 +227,7 @@ export class Reconciler {
         const drift: Drift = { group: index, address: `${vip.ip}/${vip.prefixLength}`, interface: vip.interface };
         try {
           // true also when it vanished between the dump and this request.
-          if (this.native.ensureAddress(this.request(vip)) || missing) {
+          if (this.add(this.request(vip)) || missing) {
             report.restored.push(drift);
             this.log.warn(drift, 'held address was missing; restored');
           }
@@ -251,7 +256,7 @@ export class Reconciler {
         if (!present.has(vipKey(vip)) || heldKeys.has(vipKey(vip))) continue;
         const drift: Drift = { group: group.index, address: `${vip.ip}/${vip.prefixLength}`, interface: vip.interface };
         try {
-          this.native.ensureNoAddress(addressRequest(vip));
+          this.remove(addressRequest(vip));
           report.removed.push(drift);
           this.log.warn(drift, 'address of a group not held here was present; removed');
         } catch (err) {
@@ -411,7 +416,7 @@ export class Reconciler {
     const drift: Drift = { group: index, address: `${vip.ip}/${vip.prefixLength}`, interface: `${vip.interface} table ${route.table}` };
     try {
       // An IPv4 route needs its source address: plumb a missing address before the route.
-      if (missing && vip.family === 4) this.native.ensureAddress(this.request(vip));
+      if (missing && vip.family === 4) this.add(this.request(vip));
       if (this.native.ensureRoute(route) || missing) {
         report.restored.push(drift);
         this.log.warn(drift, 'held route was missing; restored');
@@ -444,6 +449,19 @@ export class Reconciler {
     this.renewTimer = setTimeout(() => this.check(), renewalPeriodMs(this.leaseSeconds())).unref();
   }
 
+  /** The only way an address is added: the fence hears of it first. */
+  private add(req: AddressRequest): boolean {
+    this.fence?.hold(req);
+    return this.native.ensureAddress(req);
+  }
+
+  /** The only way an address is removed; the fence forgets it once it is gone. */
+  private remove(req: AddressRequest): boolean {
+    const removed = this.native.ensureNoAddress(req);
+    this.fence?.drop(req);
+    return removed;
+  }
+
   private removeAll(group: VipGroup, addresses: readonly VipAddress[]): string[] {
     const errors: string[] = [];
     for (const vip of addresses) {
@@ -455,7 +473,7 @@ export class Reconciler {
         errors.push(`${vip.ip}/${vip.prefixLength} in table ${route?.table}: ${describeError(err)}`);
       }
       try {
-        this.native.ensureNoAddress(addressRequest(vip));
+        this.remove(addressRequest(vip));
       } catch (err) {
         errors.push(`${vip.ip}/${vip.prefixLength} on ${vip.interface}: ${describeError(err)}`);
       }
@@ -473,7 +491,7 @@ export class Reconciler {
     }
     for (const req of added) {
       try {
-        this.native.ensureNoAddress(req);
+        this.remove(req);
       } catch (err) {
         this.log.error({ group: index, address: req.address, interface: req.interface, error: describeError(err) }, 'rollback failed: address left behind');
       }

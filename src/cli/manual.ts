@@ -112,6 +112,7 @@ export function configManPage(): string {
   out.push('.SH DESCRIPTION', ...paragraphs(configProse.intro));
   out.push('.SH RULES', ...configProse.rules.flatMap((rule) => ['.IP \\(bu 2', roffInline(rule)]));
   out.push(...keySection('VIPPY FILES', 'vippy', configProse.vippyNotes));
+  out.push('.SH HEALTH CHECKS', ...paragraphs(configProse.checksIntro), ...configProse.checks.flatMap((text) => ['.IP \\(bu 2', roffInline(text)]));
   out.push(...keySection('FLIP FILES', 'flip', configProse.flipNotes));
   out.push('.SH FILES', '.TP', code('/etc/vippy.conf'), 'the default configuration file of ' + code('vippyd') + ' (option ' + code('-c') + ')');
   out.push('.SH SEE ALSO', seeAlso(['vippyd(8)', 'vippyctl(8)']));

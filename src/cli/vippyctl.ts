@@ -4,8 +4,8 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ControlUnreachableError, defaultSocketPath, requestControl } from '../control/client.js';
-import { formatStatus, StatusFormatError } from '../control/format.js';
+import { ControlUnreachableError, defaultSocketPath, requestControl, watchControl } from '../control/client.js';
+import { formatChecks, formatStatus, StatusFormatError } from '../control/format.js';
 import { usageText, type CommandLine } from './help.js';
 
 /** The original's default, then where the packaged systemd unit puts it (packaging/vippyd.service). */
@@ -34,16 +34,19 @@ export const vippyctlCommandLine = {
     { name: 'status', help: 'state of this node and who holds each group' },
     { name: 'peers', help: 'what this node knows of the others' },
     { name: 'arp-cache', help: "the cluster's shared ARP cache" },
+    { name: 'checks', help: 'health checks: state, since when, passes/fails in a row, last run, output of failing ones' },
     { name: 'activate', args: '[reason]', help: 'clear a reason this node is inactive ("administrative" by default)' },
     { name: 'deactivate', args: '[reason]', help: 'make this node inactive (for maintenance): its groups move away' },
     { name: 'reload', help: 're-read the configuration file (like SIGHUP)' },
     { name: 'metrics', help: 'Prometheus metrics, when enabled' },
+    { name: 'watch', help: 'follow every state change as it happens, in order (with `--json`: one JSON object per line)' },
   ],
   manual: {
     description: [
       `**vippyctl** sends one command to the **vippyd**(8) of this node over its control socket (HTTP
 over a Unix socket, the original vippy's protocol) and prints the reply: \`status\` in the
-original's format, the other replies as indented JSON. Commands that change state are sent as
+original's format (plus the groups this node may not hold and why), \`checks\` as a table, the
+other replies as indented JSON. Commands that change state are sent as
 POST. A reason given to \`activate\` or \`deactivate\` may be several words without quotes.`,
     ],
     sections: [
@@ -57,7 +60,7 @@ POST. A reason given to \`activate\` or \`deactivate\` may be several words with
         paragraphs: [],
         items: [
           ['0', 'the daemon answered and the command succeeded'],
-          ['1', 'the socket cannot be reached, the command is unknown to the daemon, or it failed (the reason is printed)'],
+          ['1', 'the socket cannot be reached, the command is unknown to the daemon, or it failed (the reason is printed); for `watch`, also when the daemon dropped the stream or events were missed'],
           ['2', 'wrong usage'],
         ],
       },
@@ -111,6 +114,7 @@ export async function main(argv: string[], out: Output): Promise<number> {
   }
   // `vippyctl deactivate swapping a disk` needs no quotes.
   const reason = rest.length > 0 ? rest.join(' ') : undefined;
+  if (command === 'watch') return watch(resolveSocket(values.socket, process.env), values.json, out);
 
   let reply;
   try {
@@ -132,16 +136,68 @@ export async function main(argv: string[], out: Output): Promise<number> {
   }
   if (reply.body === undefined || values.json) {
     out.stdout.write(reply.text.endsWith('\n') ? reply.text : reply.text + '\n');
-  } else if (command === 'status') {
+  } else if (command === 'status' || command === 'checks') {
     try {
-      out.stdout.write(formatStatus(reply.body));
+      out.stdout.write(command === 'status' ? formatStatus(reply.body) : formatChecks(reply.body));
     } catch (err) {
       if (!(err instanceof StatusFormatError)) throw err;
-      out.stderr.write(`vippyctl: cannot show the status: ${err.message}\n`);
+      out.stderr.write(`vippyctl: cannot show the ${command}: ${err.message}\n`);
       return 1;
     }
   } else {
     out.stdout.write(JSON.stringify(reply.body, null, 2) + '\n');
+  }
+  return 0;
+}
+
+/** One event as a line for people: time, sequence number, type, then its fields as key=value. */
+export function formatEvent(line: string): string {
+  let event: Record<string, unknown>;
+  try {
+    event = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const { seq, time, type, node, ...fields } = event;
+  const clock = typeof time === 'string' ? time.slice(11, 23) : '?';
+  const rest = Object.entries(fields).map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`);
+  return [clock, `#${String(seq)}`, String(type), ...rest].join(' ');
+}
+
+/** `watch`: until the daemon ends the stream. A stream cut for a slow reader, or a gap, exits 1. */
+async function watch(socket: string, json: boolean, out: Output): Promise<number> {
+  let expected: number | undefined;
+  let problem: string | undefined;
+  let reply;
+  try {
+    reply = await watchControl(socket, (line) => {
+      out.stdout.write(json ? `${line}\n` : `${formatEvent(line)}\n`);
+      let event: { seq: number; type: string; reason?: string };
+      try {
+        event = JSON.parse(line) as typeof event;
+      } catch {
+        problem ??= `not an event: ${line.slice(0, 80)}`;
+        return;
+      }
+      if (event.type === 'dropped') problem = `the daemon dropped this stream: ${event.reason}`;
+      else if (event.type !== 'watching' && event.type !== 'closed' && expected !== undefined && event.seq !== expected) {
+        problem ??= `events ${expected} to ${event.seq - 1} are missing`;
+      }
+      expected = event.seq + 1;
+    });
+  } catch (err) {
+    if (!(err instanceof ControlUnreachableError)) throw err;
+    out.stderr.write(`vippyctl: ${err.message}\n`);
+    return 1;
+  }
+  if (reply.status !== 200) {
+    const detail = (reply.body as { error?: unknown } | undefined)?.error ?? reply.text.trim();
+    out.stderr.write(`vippyctl: watch failed (HTTP ${reply.status}): ${String(detail)}\n`);
+    return 1;
+  }
+  if (problem !== undefined) {
+    out.stderr.write(`vippyctl: ${problem}\n`);
+    return 1;
   }
   return 0;
 }

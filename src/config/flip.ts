@@ -3,6 +3,7 @@
 
 import { parseCidr, vipAddress } from './addresses.js';
 import type { FlipSystem, NodeSpec, SyslogLevel, VipGroup } from './model.js';
+import { checkNames, normalizeChecks, warnUnusedChecks } from './checks.js';
 import { type Report } from './report.js';
 import { syslogLevels, type FlipFile } from './schema.js';
 import { NOTIFY_NETWORK_BUDGET, addressLease, operatorSettings, type UnfingerprintedConfig } from './vippy.js';
@@ -28,7 +29,10 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
   const self = file.servers[file.id];
   if (self === undefined) report.error(['id'], `"${file.id}" is not a key of servers`);
 
+  const checks = normalizeChecks(file.checks, report);
+  const definedChecks = new Set(Object.keys(file.checks));
   const systems = Object.entries(file.cluster.system).map(([name, system]): FlipSystem => {
+    const systemChecks = system.checks === undefined ? [] : checkNames(system.checks, definedChecks, ['cluster', 'system', name, 'checks'], report);
     if ((system.alive === undefined) !== (system.down === undefined)) {
       report.error(['cluster', 'system', name], 'give both "alive" and "down" scripts, or neither (built-in VIP plumbing)');
     }
@@ -45,9 +49,11 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
       config: { ...file.cluster.config, ...system.config },
       data,
       delayMs: system.delay,
+      ...(systemChecks.length === 0 ? {} : { checks: systemChecks }),
       removeOnStart: system.remove_on_start ?? file.cluster.remove_on_start,
     };
   });
+  warnUnusedChecks(checks, new Set(systems.flatMap((system) => system.checks ?? [])), report);
 
   const endpoints = new Map<string, string>();
   const nodes = flipMemberOrder(file.servers).map((id): NodeSpec => {
@@ -98,6 +104,7 @@ export function normalizeFlip(file: FlipFile, report: Report): UnfingerprintedCo
     notify: [{ kind: 'arp-cache' }],
     arp: { burstCount: 5, burstSpacingMs: 20, repeatDelayMs: 5000, refreshIntervalMs: 0, notifyRate: 500, notifyBudget: NOTIFY_NETWORK_BUDGET },
     ...operatorSettings(file),
+    checks,
     logging: {
       driver: 'console',
       facility: 'local7',
@@ -119,7 +126,10 @@ function flipGroups(systems: FlipSystem[], report: Report): VipGroup[] {
     const iface = system.config['interface'];
     for (const point of system.data) {
       const address = parseCidr(point);
-      const group: VipGroup = { index: groups.length, key: address?.ip ?? point, addresses: [], system: system.name, point };
+      const group: VipGroup = {
+        index: groups.length, key: address?.ip ?? point, addresses: [], system: system.name, point,
+        ...(system.checks === undefined ? {} : { checks: system.checks }),
+      };
       if (address === undefined) {
         if (!scripted) report.error([...path, 'data'], `"${point}" is not an IP address, so the system needs "alive" and "down" scripts`);
       } else if (typeof iface === 'string' && iface !== '') {

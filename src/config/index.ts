@@ -5,4 +5,4 @@ export { ConfigError, formatProblem, type Problem } from './errors.js';
 export { loadConfigFile, parseConfig, detectFormat, type ConfigFormat, type LoadedConfig, type ParseOptions } from './load.js';
 export { fingerprint, canonicalJson } from './fingerprint.js';
 export { transferDocument, adoptTransferred, renderConfigFile } from './transfer.js';
-export { summarizeConfig } from './summary.js';
+export { summarizeConfig, checkTarget } from './summary.js';

@@ -35,7 +35,19 @@ function collect(issue: z.core.$ZodIssue, prefix: PathSegment[], schema: z.ZodTy
     }
     case 'invalid_union': {
       // The branch whose type matched has the useful complaint (e.g. a bad key inside an object).
-      const typed = issue.errors.filter((branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+      let typed = issue.errors.filter((branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+      // Among object shapes, the one whose keys the value uses most ({"ip"} or a group's options).
+      if (typed.length > 1) {
+        const unknownKeys = (branch: readonly z.core.$ZodIssue[]): number => branch.reduce((count, inner) => {
+          if (inner.path.length > 0) return count;
+          if (inner.code === 'unrecognized_keys') return count + inner.keys.length;
+          // A union inside: its closest shape.
+          if (inner.code === 'invalid_union') return count + Math.min(...inner.errors.map(unknownKeys));
+          return count;
+        }, 0);
+        const fewest = Math.min(...typed.map(unknownKeys));
+        typed = typed.filter((branch) => unknownKeys(branch) === fewest);
+      }
       if (typed.length === 1) {
         for (const inner of typed[0]!) collect(inner, path, schema, root, out);
         return;

@@ -40,6 +40,11 @@ export interface VipGroup {
   /** flip configs: the system and data point this group came from. */
   system?: string;
   point?: string;
+  /**
+   * Checks this group names (a vippy group's `{"checks": [...]}` entry, a flip system's
+   * `checks`). Local to this host: not in the fingerprint, not sent to peers.
+   */
+  checks?: string[];
 }
 
 export interface NodeSpec {
@@ -84,6 +89,8 @@ export interface FlipSystem {
   data: string[];
   /** Wait before a new plan's scripts run, merging changes that come together. */
   delayMs: number;
+  /** Checks every point of the system is covered by. */
+  checks?: string[];
   /** flip's remove_on_start: true = no `down` at start for points not assigned here. */
   removeOnStart: boolean;
 }
@@ -99,6 +106,39 @@ export interface RoutedSettings {
   /** rtnetlink protocol number of those routes. */
   protocol: number;
 }
+
+export type CheckKind = 'exec' | 'tcp' | 'http' | 'file' | 'process' | 'interface';
+
+/** What a check's verdict does when it fails on every node that could hold a group. */
+export type CheckAllFailPolicy = 'keep' | 'release';
+
+interface CheckCommon {
+  name: string;
+  /** Applies to every group of this node; otherwise only to the groups that name it. */
+  node: boolean;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive passes that make a failing check pass, and failures that make a passing one fail. */
+  rise: number;
+  fall: number;
+  /** State before the first result. */
+  initial: 'pass' | 'fail';
+  whenAllFail: CheckAllFailPolicy;
+}
+
+/** A named health check (local to this host, like interface names). */
+export type CheckSpec = CheckCommon & (
+  /** argv run without a shell, or `sh -c command` when shell is set; exit 0 passes. */
+  | { kind: 'exec'; argv: string[]; shell: boolean; user?: string | number }
+  | { kind: 'tcp'; host: string; port: number }
+  /** Passes on a status in `status` (null: any 2xx) whose body contains `body` (when given). */
+  | { kind: 'http'; url: string; status: number[] | null; body?: string; insecure: boolean }
+  /** keepalived's track_file: fails while the file exists, unless it holds the number 0. */
+  | { kind: 'file'; path: string }
+  | { kind: 'process'; processName?: string; pidfile?: string }
+  /** Fails while the NIC has no carrier or is not operationally up. */
+  | { kind: 'interface'; interface: string }
+);
 
 export interface ClusterConfig {
   /** Which file format this came from. */
@@ -155,6 +195,8 @@ export interface ClusterConfig {
   /** flip: the systems, in file order; groups refer to them by `system`. Their `type` is the
    *  placement of their groups (`placement` holds the first system's type). */
   systems?: FlipSystem[];
+  /** Health checks by name, in file order (local: not in the fingerprint, not sent to peers). Absent: none. */
+  checks?: CheckSpec[];
   /** flip's cluster.remove_on_failure: false = a clean stop releases nothing and announces no leave. Absent: true. */
   releaseOnStop?: boolean;
   /** flip: the file names the server it runs on (`id`); vippy files leave it to `vippyd -n`. */

@@ -109,7 +109,8 @@ export function configKeyRows(format: 'vippy' | 'flip'): KeyRow[] {
   const schema = configSchemas()[format];
   const out: KeyRow[] = [];
   for (const [key, child] of Object.entries(schema.properties ?? {})) rows(key, child, schema.required?.includes(key) ?? false, 'vippy', out);
-  return out;
+  // A key in several shapes of one union (a group's options) is described once.
+  return out.filter((row, index) => out.findIndex((other) => other.key === row.key) === index);
 }
 
 function table(format: 'vippy' | 'flip'): string {
@@ -159,6 +160,41 @@ characters gives a warning.`,
 \`ip/len\` of each address, in order) and the nodes; interface names and the version are left
 out, so hosts with differently named NICs agree.`,
   ],
+  checksIntro: [
+    `\`checks\` names checks; a check covers every group of the node (\`"node": true\`) or the groups
+that name it. A vippy group names its checks in its options element, one more element of its
+array, so the group keeps the original format: \`["node1", {"interface": "eth0", "ip":
+"192.0.2.10/24"}, {"checks": ["haproxy"]}]\`; a flip system names them in its \`checks\`.`,
+  ],
+  checks: [
+    `A run passes or fails; \`fall\` failures in a row make a passing check fail, \`rise\` passes in a
+row make a failing one pass. Until its first result a check is in its \`initial\` state; the
+first result alone decides. Runs never overlap; each is bounded by \`timeout\`.`,
+    `**exec**: the argv runs without a shell (a string \`command\` with \`"shell": true\` runs under
+\`/bin/sh -c\`), in its own process group, killed with the whole group at the timeout, at most 8
+at a time across all checks; exit 0 passes. A missing program fails the check ("command not
+found") and vippyd keeps running. The end of its output (512 characters) shows in \`vippyctl
+checks\`.`,
+    `**tcp**: a connect within the timeout passes. **http**: a GET whose status is in \`status\` (any
+2xx when absent) and whose body holds \`body\` (when given) passes.`,
+    `**file** (keepalived's \`track_file\`): absent passes; present fails (the node is in
+maintenance), unless the file holds the number 0. \`touch\` the file to drain a node, remove it (or
+write 0) to undo.`,
+    `**process**: a process of that name (\`/proc/PID/comm\`, or the base name of its program) or
+the PID in \`pidfile\` runs and is not a zombie; read from /proc, no process started.`,
+    `**interface**: the NIC is administratively up, has carrier and is operationally up. It follows
+the kernel's link events at once (no polling, no rise/fall). An interface that carries VIPs
+already makes its groups ineligible when it loses carrier, without a check.`,
+    `A failing check makes this node ineligible for the groups it covers: it says so in its next
+announcement at once and releases them; the successor takes them a quarter \`interval\` after
+hearing that (as on a carrier loss). They come back by the usual \`preempt\` / \`preempt_delay\`
+rules: the preferred node must have been eligible for the group for \`preempt_delay\`. \`when_all_fail\` says what happens when every node that could hold a
+group fails: \`"keep"\` leaves it where it is, \`"release"\` lets nobody hold it.`,
+    `Checks are local to the host, like interface names: they are not part of the fingerprint and are
+not sent to peers (an adopted config keeps this host's checks for the groups it already had).
+Changing them needs no new \`version\`: a reload restarts only checks whose definition changed.
+Durations of checks are seconds in flip files too.`,
+  ],
   flipNotes: [
     `Servers are ordered as flip orders them: servers with a \`priority\` first (lower first), then the
 others by id (ties by id). Chat is unicast to every server's \`ip:port\`. Each system's
@@ -190,6 +226,12 @@ ${bullets}
 ${table('vippy')}
 
 ${paragraphs(configProse.vippyNotes)}
+
+## Health checks
+
+${paragraphs(configProse.checksIntro)}
+
+${configProse.checks.map((text) => `- ${text.replace(/\n/g, '\n  ')}`).join('\n')}
 
 ## flip files
 

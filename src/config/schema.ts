@@ -44,9 +44,17 @@ const vipEntry = z.strictObject({
 
 export const announceModes = ['l2', 'routed'] as const;
 
-const groupOptions = z.strictObject({
-  announce: z.enum(announceModes).describe('How this group is announced, overriding `announce.mode`: "l2" or "routed".'),
-}).meta({ 'x-since': 'new' });
+/**
+ * A group's options, written as one more element of its array so that the group stays an array.
+ * Two shapes, each requiring one key, so that an object with neither (a mistyped address entry)
+ * matches no shape and the error names the closest one.
+ */
+const groupAnnounce = z.enum(announceModes).meta({ 'x-default': '—' }).describe('How this group is announced, overriding `announce.mode`: "l2" or "routed".');
+const groupChecks = z.array(z.string().min(1)).meta({ 'x-default': '—' }).describe('Names of checks (keys of `checks`) that make this node ineligible for this group while they fail.');
+const groupOptions = z.union([
+  z.strictObject({ announce: groupAnnounce, checks: groupChecks.optional() }),
+  z.strictObject({ checks: groupChecks, announce: groupAnnounce.optional() }),
+], { error: 'must be a group\'s options {"announce", "checks"}' }).meta({ 'x-since': 'new' });
 
 // Linux interface names: 1 to 15 characters, no '/', ':' or white space.
 const interfaceName = z.string().regex(/^[^/:\s]{1,15}$/, {
@@ -65,6 +73,36 @@ const nodeObject = z.strictObject({
   }).describe('Unicast address this node receives announcements on.'),
   port: z.number().int().min(1).max(65535).optional().describe('UDP port; defaults to the port of `chat`.'),
 }).meta({ 'x-since': 'new' });
+
+export const checkKinds = ['exec', 'tcp', 'http', 'file', 'process', 'interface'] as const;
+
+/** One health check. Which keys a kind needs (and allows) is checked by normalization, which can name the kind. */
+const checkSchema = z.strictObject({
+  kind: z.enum(checkKinds).describe('"exec" (a command, exit 0 passes), "tcp" (connect), "http" (GET a URL), "file" (keepalived\'s track_file: the file puts the node into maintenance), "process" (a process runs), "interface" (a NIC has carrier).'),
+  node: z.boolean().default(false).describe('Applies to every group of this node. Otherwise the check covers only the groups (and flip systems) that name it.'),
+  interval: positiveSeconds().default(1).describe('Seconds from the start of one run to the start of the next (runs never overlap). "interface" checks follow netlink events instead.'),
+  timeout: positiveSeconds().optional().meta({ 'x-default': 'interval' }).describe('Seconds a run may take; a run that takes longer fails (an exec check is killed with its whole process group).'),
+  rise: z.number().int().min(1).default(2).describe('Consecutive passes that make a failing check pass.'),
+  fall: z.number().int().min(1).default(1).describe('Consecutive failures that make a passing check fail.'),
+  initial: z.enum(['fail', 'pass']).default('fail').describe('State until the first result, which alone decides it (keepalived\'s init_fail is "fail"). A check added by a reload starts here too.'),
+  when_all_fail: z.enum(['keep', 'release']).default('keep').describe('When this check fails on every node that could hold a group: "keep" leaves the group on its holder (a degraded service beats a black hole; a group nobody holds stays unheld); "release" lets nobody hold it.'),
+  command: z.union([z.array(z.string().min(1)).min(1), z.string().min(1)], { error: 'must be an argv array such as ["/usr/bin/check", "--quick"], or a string with "shell": true' })
+    .optional().describe('exec: the program and its arguments, run without a shell; a string runs with `/bin/sh -c` and needs "shell": true. Environment: VIPPY_CHECK (the check\'s name) and VIPPY_NODE.'),
+  shell: z.boolean().optional().describe('exec: run `command` (a string) with /bin/sh -c.'),
+  user: z.union([z.string().min(1), z.number().int().nonnegative()]).optional().describe('exec: user (name or uid) the command runs as; its primary group too. Absent: vippyd\'s own.'),
+  connect: hostPort('127.0.0.1:80').optional().describe('tcp: "ADDRESS:PORT" ("[IPv6]:PORT") to connect to; connected within the timeout passes.'),
+  url: z.string().regex(/^https?:\/\/[^/\s]/, { error: (issue) => `${JSON.stringify(issue.input)} is not an http:// or https:// URL` })
+    .optional().describe('http: the URL to GET (http or https).'),
+  status: z.array(z.number().int().min(100).max(599)).min(1).optional().meta({ 'x-default': 'any 2xx' }).describe('http: status codes that pass.'),
+  body: z.string().min(1).optional().describe('http: text the response body must contain (within its first 64 KiB).'),
+  insecure: z.boolean().optional().describe('http: accept any TLS certificate (https to a self-signed local endpoint).'),
+  path: z.string().min(1).optional().describe('file: the path. While the file exists the check fails (the node is in maintenance), unless the file holds the number 0.'),
+  name: z.string().min(1).optional().describe('process: the process name (as in /proc/PID/comm, or the base name of its program).'),
+  pidfile: z.string().min(1).optional().describe('process: a file holding the PID of the process.'),
+  interface: z.string().min(1).optional().describe('interface: the NIC whose carrier and operational state are watched (netlink events, not polled).'),
+});
+
+const checkName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: (issue) => `check name ${JSON.stringify(issue.input)} may only hold letters, digits, "_", "." and "-" (at most 64)` });
 
 const numericString = z.string().regex(/^\d+(\.\d+)?$/, {
   error: (issue) => `must be a number of seconds (or a numeric string such as "90"), not ${JSON.stringify(issue.input)}`,
@@ -98,12 +136,16 @@ const operatorKeys = {
   ),
   address_lease: doc(z.number().int().nonnegative().max(2 ** 31 - 1).optional().meta({ 'x-unit': 'seconds' }), {
     since: 'new',
-    description: 'Kernel lifetime of the addresses this node plumbs, renewed several times per lease while vippyd runs, so a killed or frozen vippyd\'s addresses disappear by themselves (about lease to lease + 1 s after its last renewal) instead of staying on two hosts. Whole seconds; 0: permanent addresses (the original behaviour). The default runs out before a peer can take over, so a frozen or killed vippyd\'s VIPs go unanswered from then until the takeover (up to about 2 s at the default timings); a lease of at least stale + takeover_guard + 1 s keeps them answered until the takeover, at the price of a second or so beside the new holder.',
+    description: 'Kernel lifetime of the addresses this node plumbs, renewed several times per lease while vippyd runs: the last resort that removes a killed or frozen vippyd\'s addresses (about lease to lease + 1 s after its last renewal) should its fence keeper die too. The keeper acts first: at once when vippyd dies, stale - interval / 2 after its last announcement when it stops running (docs/operations.md, "The fence keeper"). Whole seconds; 0: permanent addresses and no fence keeper, so a killed vippyd leaves its addresses behind (the original behaviour). The default runs out before a peer can take over, so a frozen vippyd\'s VIPs go unanswered from then until the takeover (up to about 2 s at the default timings).',
     defaultText: 'the longest lease that expires before a peer takes over: floor((stale + takeover_guard - interval) / 1 s) - 1, at least 1',
   }),
   plugins: doc(z.array(z.string().min(1)).default([]), {
     since: 'vippy',
     description: 'Plugin files loaded at start (the `-p` options are appended).',
+  }),
+  checks: doc(z.record(checkName, checkSchema).default({}), {
+    since: 'new',
+    description: 'Health checks by name. A failing check makes this node ineligible for the groups it covers (every group with "node": true, else those naming it), which move away at once. Local to this host: checks are not sent to peers.',
   }),
 };
 
@@ -133,13 +175,13 @@ export const vippyFileSchema = z.strictObject({
     z.array(
       z.array(
         z.union([z.string().min(1), vipEntry, groupOptions], {
-          error: 'must be a node name (first element only), {"interface", "ip"} or {"announce": "l2" | "routed"}',
+          error: 'must be a node name (first element only), {"interface", "ip"} or a group\'s options {"announce", "checks"}',
         }),
       ),
     ),
     {
       since: 'vippy',
-      description: 'Groups of addresses that move together. A group may start with the name of its preferred node, and may hold one `{"announce": "l2" | "routed"}` element (new) that sets how it is announced.',
+      description: 'Groups of addresses that move together. A group may start with the name of its preferred node, and may hold one options element (new): `{"announce": "l2" | "routed"}` sets how it is announced, `{"checks": [...]}` names the checks it depends on (both may be in the one element).',
     },
   ),
   nodes: doc(
@@ -250,6 +292,7 @@ export const flipSystemSchema = z.strictObject({
   data: z.array(z.string().min(1)).default([]).describe('Data points (strings; IP addresses for VIPs).'),
   delay: z.number().nonnegative().default(500).describe('Milliseconds to wait, merging changes that come together, before a new plan\'s scripts run (each change restarts the wait, as in flip). Systems plumbed by vippyd itself act at once.'),
   remove_on_start: z.boolean().optional().describe('flip\'s (inverted) name: true keeps whatever this server may still hold of the system at start; false runs `down` at start for every point not assigned here. Absent: `cluster.remove_on_start`. Points vippyd plumbs itself (no scripts) are always cleaned up.'),
+  checks: doc(z.array(z.string().min(1)).optional(), { since: 'new', description: 'Names of checks (keys of `checks`) that make this server ineligible for every point of the system while they fail.' }),
 });
 
 export const flipFileSchema = z.strictObject({

@@ -1,7 +1,7 @@
 // A ClusterConfig summarized for people: the `vippyd --check` lines (vippy's /status shape of it
 // is control/status.ts's).
 
-import type { ClusterConfig, SyslogLevel } from './model.js';
+import type { CheckSpec, ClusterConfig, SyslogLevel } from './model.js';
 
 const listedGroups = 10;
 
@@ -39,7 +39,29 @@ export function summarizeConfig(config: ClusterConfig): string {
     `logging: ${config.logging.driver}${config.logging.driver === 'syslog' ? ` ${config.logging.facility}` : ''} (${logged.join(' ')})${config.logging.json ? ', json' : ''}`,
     ...(config.metrics === undefined ? [] : [`metrics: ${config.metrics.listen}`]),
     ...(config.plugins.length === 0 ? [] : [`plugins: ${config.plugins.join(', ')}`]),
+    ...checkLines(config),
   ].join('\n');
+}
+
+/** One line per check: what it runs, how often, and which groups it covers. */
+function checkLines(config: ClusterConfig): string[] {
+  const checks = config.checks ?? [];
+  if (checks.length === 0) return [];
+  return [`checks (${checks.length}):`, ...checks.map((check) => {
+    const covered = check.node ? 'every group' : `groups [${config.groups.filter((group) => group.checks?.includes(check.name)).map((group) => group.index).join(', ')}]`;
+    return `  ${check.name}: ${checkTarget(check)}, every ${check.intervalMs / 1000} s (timeout ${check.timeoutMs / 1000} s, rise ${check.rise}, fall ${check.fall}, initially ${check.initial}) -> ${covered}; all failing: ${check.whenAllFail}`;
+  })];
+}
+
+export function checkTarget(check: CheckSpec): string {
+  switch (check.kind) {
+    case 'exec': return `exec ${check.shell ? check.argv[2] : JSON.stringify(check.argv)}${check.user === undefined ? '' : ` as ${check.user}`}`;
+    case 'tcp': return `tcp ${hostPort(check.host, check.port)}`;
+    case 'http': return `http ${check.url}`;
+    case 'file': return `file ${check.path}`;
+    case 'process': return check.pidfile === undefined ? `process ${check.processName}` : `process in ${check.pidfile}`;
+    case 'interface': return `interface ${check.interface}`;
+  }
 }
 
 export function hostPort(host: string, port: number): string {

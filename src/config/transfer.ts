@@ -9,7 +9,7 @@ import { ConfigError } from './errors.js';
 import { canonicalJson } from './fingerprint.js';
 import { problemsFromIssues } from './issues.js';
 import { validate } from './load.js';
-import type { ClusterConfig, FlipSystem, SyslogLevel } from './model.js';
+import type { CheckSpec, ClusterConfig, FlipSystem, SyslogLevel } from './model.js';
 import { flipFileSchema, flipTransferSchema, syslogLevels, vippyFileSchema, vippyTransferSchema, type FlipFile } from './schema.js';
 import { parseSource, plainSource } from './source.js';
 import { hostPort, octal } from './summary.js';
@@ -18,17 +18,52 @@ import { groupAnnounceOption, normalizeVippy } from './vippy.js';
 
 const seconds = (ms: number): number => ms / 1000;
 
-function fileVips(config: ClusterConfig) {
-  return config.groups.map((group) => [
-    ...(group.preferred === undefined ? [] : [group.preferred]),
-    ...group.addresses.map((address) => ({
-      // Routed groups are plumbed on announce.interface: their entries name no interface.
-      ...(group.announce === 'routed' ? {} : { interface: address.interface }),
-      ip: `${address.ip}/${address.prefixLength}`,
-      ...(address.state === undefined ? {} : { state: address.state }),
-    })),
-    ...(group.announceOption === undefined ? [] : [{ announce: group.announceOption }]),
-  ]);
+/** `withChecks`: keep each group's checks in its options element (local to this host: never sent to peers). */
+function fileVips(config: ClusterConfig, withChecks = true) {
+  return config.groups.map((group) => {
+    const options = {
+      ...(group.announceOption === undefined ? {} : { announce: group.announceOption }),
+      ...(withChecks && group.checks !== undefined ? { checks: group.checks } : {}),
+    };
+    return [
+      ...(group.preferred === undefined ? [] : [group.preferred]),
+      ...group.addresses.map((address) => ({
+        // Routed groups are plumbed on announce.interface: their entries name no interface.
+        ...(group.announce === 'routed' ? {} : { interface: address.interface }),
+        ip: `${address.ip}/${address.prefixLength}`,
+        ...(address.state === undefined ? {} : { state: address.state }),
+      })),
+      ...(Object.keys(options).length === 0 ? [] : [options]),
+    ];
+  });
+}
+
+/** A CheckSpec as its file entry again. */
+function fileCheck(check: CheckSpec): Record<string, unknown> {
+  const common = {
+    kind: check.kind,
+    node: check.node,
+    interval: seconds(check.intervalMs),
+    timeout: seconds(check.timeoutMs),
+    rise: check.rise,
+    fall: check.fall,
+    initial: check.initial,
+    when_all_fail: check.whenAllFail,
+  };
+  switch (check.kind) {
+    case 'exec':
+      return { ...common, command: check.shell ? check.argv[2] : check.argv, ...(check.shell ? { shell: true } : {}), ...(check.user === undefined ? {} : { user: check.user }) };
+    case 'tcp':
+      return { ...common, connect: hostPort(check.host, check.port) };
+    case 'http':
+      return { ...common, url: check.url, ...(check.status === null ? {} : { status: check.status }), ...(check.body === undefined ? {} : { body: check.body }), insecure: check.insecure };
+    case 'file':
+      return { ...common, path: check.path };
+    case 'process':
+      return { ...common, ...(check.processName === undefined ? {} : { name: check.processName }), ...(check.pidfile === undefined ? {} : { pidfile: check.pidfile }) };
+    case 'interface':
+      return { ...common, interface: check.interface };
+  }
 }
 
 function fileNodes(config: ClusterConfig) {
@@ -42,8 +77,9 @@ function fileServers(config: ClusterConfig): FlipFile['servers'] {
   ]));
 }
 
-function fileSystem(system: FlipSystem): FlipFile['cluster']['system'][string] {
+function fileSystem(system: FlipSystem, withChecks = true): FlipFile['cluster']['system'][string] {
   return {
+    ...(withChecks && system.checks !== undefined ? { checks: system.checks } : {}),
     ...(system.alive === undefined ? {} : { alive: system.alive }),
     ...(system.down === undefined ? {} : { down: system.down }),
     type: system.type,
@@ -62,6 +98,7 @@ function operatorKeys(config: ClusterConfig) {
     ...(config.management.group === undefined ? {} : { management_group: config.management.group }),
     ...(config.metrics === undefined ? {} : { metrics: { listen: config.metrics.listen } }),
     plugins: config.plugins,
+    checks: Object.fromEntries((config.checks ?? []).map((check) => [check.name, fileCheck(check)])),
     ...(config.timing.leaseSeconds === undefined ? {} : { address_lease: config.timing.leaseSeconds }),
   };
 }
@@ -133,10 +170,10 @@ function toFile(config: ClusterConfig): Record<string, unknown> {
 /** What travels to peers: version and the cluster-wide part (vips with this host's interface names, nodes). */
 export function transferDocument(config: ClusterConfig): string {
   if (config.format === 'flip') {
-    const systems = Object.fromEntries((config.systems ?? []).map((system) => [system.name, fileSystem(system)]));
+    const systems = Object.fromEntries((config.systems ?? []).map((system) => [system.name, fileSystem(system, false)]));
     return canonicalJson({ version: config.version, servers: fileServers(config), systems });
   }
-  return canonicalJson({ version: config.version, vips: fileVips(config), nodes: fileNodes(config) });
+  return canonicalJson({ version: config.version, vips: fileVips(config, false), nodes: fileNodes(config) });
 }
 
 /**
@@ -157,20 +194,36 @@ export function adoptTransferred(local: ClusterConfig, document: string): Cluste
     const known = new Map((local.systems ?? []).map((system) => [system.name, fileSystem(system)]));
     const systems = Object.fromEntries(Object.entries(transferred.systems).map(([name, system]) => {
       const mine = known.get(name);
-      return [name, mine === undefined ? system : { ...mine, type: system.type, data: system.data }];
+      // A peer's checks are its own: a system new here names none.
+      const { checks: _theirs, ...theirs } = system;
+      return [name, mine === undefined ? theirs : { ...mine, type: system.type, data: system.data }];
     }));
     const merged = { ...file, version: transferred.version, servers: transferred.servers, cluster: { config: {}, system: systems } };
     return validate(plainSource('adopted config', merged), flipFileSchema, normalizeFlip).config;
   }
   const transferred = parsed.data as z.output<typeof vippyTransferSchema>;
   const localInterface = new Map(local.groups.flatMap((group) => group.addresses.map((address) => [address.ip, address.interface] as const)));
-  const vips = transferred.vips.map((group) => group.map((entry) => {
-    if (typeof entry === 'string' || 'announce' in entry) return entry;
-    // A routed group needs no interface name: it is plumbed on this host's announce.interface.
-    if ((groupAnnounceOption(group) ?? local.routed?.defaultMode) === 'routed') return entry;
-    const known = localInterface.get(parseCidr(entry.ip)!.ip);
-    return known === undefined ? entry : { ...entry, interface: known };
-  }));
+  const localChecks = new Map(local.groups.flatMap((group) => group.addresses.map((address) => [address.ip, group.checks] as const)));
+  const vips = transferred.vips.map((group) => {
+    const routed = (groupAnnounceOption(group) ?? local.routed?.defaultMode) === 'routed';
+    let checks: string[] | undefined;
+    type Entry = (typeof group)[number];
+    const entries = group.flatMap((entry): Entry[] => {
+      if (typeof entry === 'string') return [entry];
+      // A peer's checks are its own: only its announce option travels on.
+      if (!('ip' in entry)) return entry.announce === undefined ? [] : [{ announce: entry.announce }];
+      checks ??= localChecks.get(parseCidr(entry.ip)!.ip);
+      // A routed group needs no interface name: it is plumbed on this host's announce.interface.
+      if (routed) return [entry];
+      const known = localInterface.get(parseCidr(entry.ip)!.ip);
+      return [known === undefined ? entry : { ...entry, interface: known }];
+    });
+    if (checks === undefined) return entries;
+    // This host's checks for a group it already had join the group's options element.
+    const options = entries.find((entry): entry is Exclude<Entry, string | { ip: string }> => typeof entry === 'object' && !('ip' in entry));
+    if (options !== undefined) options.checks = checks;
+    return options === undefined ? [...entries, { checks }] : entries;
+  });
   const merged = { ...file, version: transferred.version, vips, nodes: transferred.nodes };
   return validate(plainSource('adopted config', merged), vippyFileSchema, normalizeVippy).config;
 }

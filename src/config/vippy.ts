@@ -4,6 +4,7 @@
 import ipaddr from 'ipaddr.js';
 import { canonicalIp, isIpv4Multicast, networkOf, parseCidr, parseHostPort, vipAddress } from './addresses.js';
 import type { AnnounceMode, ClusterConfig, NodeSpec, NotifyTarget, RoutedSettings, SyslogLevel, VipGroup } from './model.js';
+import { checkNames, normalizeChecks, warnUnusedChecks } from './checks.js';
 import { ms, type Report } from './report.js';
 import { syslogLevels, type VippyFile } from './schema.js';
 
@@ -27,7 +28,9 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
   checkChatAddress(chat.host, unicast, report);
 
   const routed = routedSettings(file.announce);
-  const groups = normalizeGroups(file.vips, new Set(nodes.map((node) => node.name)), routed, report);
+  const checks = normalizeChecks(file.checks, report);
+  const groups = normalizeGroups(file.vips, new Set(nodes.map((node) => node.name)), routed, new Set(Object.keys(file.checks)), report);
+  warnUnusedChecks(checks, new Set(groups.flatMap((group) => group.checks ?? [])), report);
 
   if (file.stale <= file.interval) {
     report.error(['stale'], `must be greater than interval (${file.interval} s), or every peer goes stale between announcements`);
@@ -77,6 +80,7 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
     },
     routed,
     ...operatorSettings(file),
+    checks,
     logging: {
       driver: file.logging.driver,
       facility: file.logging.facility,
@@ -96,7 +100,7 @@ export function normalizeVippy(file: VippyFile, report: Report): Unfingerprinted
 export function addressLease(given: number | undefined, timing: { intervalMs: number; staleMs: number; guardMs: number }, report: Report): number {
   const safe = Math.max(1, Math.floor((timing.staleMs + timing.guardMs - timing.intervalMs) / 1000) - 1);
   if (given !== undefined && given > safe) {
-    report.warn(`address_lease (${given} s) outlives a takeover: a killed or frozen holder may keep its addresses up to ${given - safe} s after a peer takes them over (at most ${safe} s avoids that)`);
+    report.warn(`address_lease (${given} s) outlives a takeover: should the fence keeper die with a killed or frozen holder, its addresses may stay up to ${given - safe} s after a peer takes them over (at most ${safe} s avoids that)`);
   }
   return given ?? safe;
 }
@@ -177,10 +181,11 @@ export function groupAnnounceOption(entries: readonly FileGroupEntry[]): Announc
   return undefined;
 }
 
-function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, routed: RoutedSettings, report: Report): VipGroup[] {
+function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<string>, routed: RoutedSettings, checkNamesDefined: ReadonlySet<string>, report: Report): VipGroup[] {
   const owners = new Map<string, string>();
   return vips.map((entries, index) => {
     let preferred: string | undefined;
+    let checks: string[] | undefined;
     const announceOption = groupAnnounceOption(entries);
     const announce = announceOption ?? routed.defaultMode;
     const addresses: VipGroup['addresses'] = [];
@@ -193,8 +198,9 @@ function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<stri
         else preferred = entry;
         return;
       }
-      if ('announce' in entry) {
-        if (++options > 1) report.error(['vips', index, position], 'a group may hold one {"announce"} element');
+      if (!('ip' in entry)) {
+        if (++options > 1) report.error(['vips', index, position], 'a group may hold one options element ({"announce"}, {"checks"} or both in one)');
+        else if (entry.checks !== undefined) checks = checkNames(entry.checks, checkNamesDefined, ['vips', index, position, 'checks'], report);
         return;
       }
       entriesWithIp++;
@@ -230,6 +236,7 @@ function normalizeGroups(vips: readonly FileGroup[], nodeNames: ReadonlySet<stri
       addresses,
       announce,
       ...(announceOption === undefined ? {} : { announceOption }),
+      ...(checks === undefined || checks.length === 0 ? {} : { checks }),
     };
   });
 }

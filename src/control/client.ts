@@ -71,3 +71,37 @@ function parseJson(text: string, contentType: string): unknown {
     return undefined;
   }
 }
+
+/**
+ * GET /watch: calls `onEvent` with each line of the stream as it arrives, and resolves when the
+ * daemon ends the stream (status 200) or refuses it (its status and reply). No timeout: a quiet
+ * cluster sends nothing for as long as nothing changes.
+ */
+export function watchControl(path: string, onEvent: (line: string) => void): Promise<ControlReply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: path, path: '/watch', method: 'GET', agent: false }, (res) => {
+      const contentType = res.headers['content-type'] ?? '';
+      let pending = '';
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (res.statusCode !== 200) {
+          text += chunk;
+          return;
+        }
+        pending += chunk;
+        for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+          onEvent(pending.slice(0, nl));
+          pending = pending.slice(nl + 1);
+        }
+      });
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType, text, body: parseJson(text, contentType) }));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? 'EIO';
+      reject(new ControlUnreachableError(path, code, hints[code] ?? err.message));
+    });
+    req.end();
+  });
+}

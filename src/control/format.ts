@@ -18,7 +18,7 @@ interface GroupLike {
 
 /** The status report as text, one line per entry, each ending in a newline. */
 export function formatStatus(status: unknown): string {
-  const { identity, state, config } = readStatus(status);
+  const { identity, state, config, ineligible } = readStatus(status);
   const lines = [`State:  ${state.active ? 'active' : 'inactive'}`];
   if (!state.active) lines.push(`Reason: ${String(state.inactive_reason)}`);
 
@@ -43,8 +43,69 @@ export function formatStatus(status: unknown): string {
     lines.push(`${mine ? '(*) ' : '    '}${owners?.join(',') ?? '???'}: ${printed}${how ? ` [${how.mode}]` : ''}`);
     if (how && how.announced.length > 0) lines.push(`        announced: ${how.announced.join(', ')}`);
   });
+  // New daemons say why this node may not hold a group; the lines above stay the original's.
+  for (const entry of ineligible) {
+    const group = config.vips[entry.group];
+    lines.push(`Ineligible for ${group === undefined ? `group ${entry.group}` : formatGroup(group)}: ${entry.reasons.join('; ')}`);
+  }
   return lines.map((line) => line + '\n').join('');
 }
+
+interface LooseCheck {
+  name?: unknown;
+  kind?: unknown;
+  target?: unknown;
+  state?: unknown;
+  since?: unknown;
+  reason?: unknown;
+  consecutive_passes?: unknown;
+  consecutive_fails?: unknown;
+  last_duration_ms?: unknown;
+  output?: unknown;
+  groups?: unknown;
+}
+
+/**
+ * `vippyctl checks`: one line per check (name, state, since when, consecutive passes/fails, last
+ * run's duration, groups covered, reason), then the last output of failing exec checks.
+ */
+export function formatChecks(reply: unknown, now = Date.now()): string {
+  if (!Array.isArray(reply)) throw new StatusFormatError('the checks reply is not a list');
+  if (reply.length === 0) return 'no checks configured\n';
+  const rows = (reply as LooseCheck[]).map((check) => {
+    const since = typeof check.since === 'string' ? Date.parse(check.since) : NaN;
+    const groups = check.groups === 'all' ? 'all' : Array.isArray(check.groups) ? (check.groups.length === 0 ? '-' : check.groups.join(',')) : '?';
+    return [
+      String(check.name),
+      String(check.state),
+      Number.isNaN(since) ? '?' : `${ago(now - since)}`,
+      `${String(check.consecutive_passes)}/${String(check.consecutive_fails)}`,
+      typeof check.last_duration_ms === 'number' ? `${check.last_duration_ms} ms` : '-',
+      groups,
+      `${String(check.target)}: ${String(check.reason)}`,
+    ];
+  });
+  const header = ['CHECK', 'STATE', 'SINCE', 'PASS/FAIL', 'LAST RUN', 'GROUPS', 'TARGET: REASON'];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ');
+  const lines = [line(header), ...rows.map(line)];
+  for (const check of reply as LooseCheck[]) {
+    if (check.state === 'fail' && typeof check.output === 'string' && check.output !== '') {
+      lines.push(`${String(check.name)} output:`, ...check.output.split('\n').map((text) => `  ${text}`));
+    }
+  }
+  return lines.map((text) => text + '\n').join('');
+}
+
+/** "12s ago", "3m ago", "2h ago", "4d ago". */
+function ago(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 120) return `${seconds}s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m ago`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h ago`;
+  return `${Math.round(seconds / 86_400)}d ago`;
+}
+
 
 /**
  * `ip/bits` per IPv4 address, a bare `ip` for IPv6, `point (system)` for a flip data point, then
@@ -86,6 +147,7 @@ interface LooseStatus {
   identity?: unknown;
   state?: { active?: unknown; inactive_reason?: unknown; ownership?: unknown } | null;
   config?: { vips?: unknown } | null;
+  ineligible?: unknown;
 }
 
 /** The parts of a status reply the report needs, checked, since it comes off the wire. */
@@ -93,9 +155,10 @@ function readStatus(status: unknown): {
   identity: unknown;
   state: { active: unknown; inactive_reason: unknown; ownership: Record<string, unknown> };
   config: { vips: unknown[] };
+  ineligible: Array<{ group: number; reasons: string[] }>;
 } {
   if (typeof status !== 'object' || status === null) throw new StatusFormatError('the status reply is not a JSON object');
-  const { identity, state, config } = status as LooseStatus;
+  const { identity, state, config, ineligible } = status as LooseStatus;
   if (typeof state !== 'object' || state === null) throw new StatusFormatError('the status reply has no "state" object');
   if (typeof config !== 'object' || config === null || !Array.isArray(config.vips)) {
     throw new StatusFormatError('the status reply has no "config.vips" list');
@@ -107,5 +170,9 @@ function readStatus(status: unknown): {
     identity,
     state: { active: state.active, inactive_reason: state.inactive_reason, ownership: ownership as Record<string, unknown> },
     config: { vips: config.vips },
+    ineligible: Array.isArray(ineligible)
+      ? ineligible.filter((entry): entry is { group: number; reasons: string[] } =>
+        typeof entry === 'object' && entry !== null && typeof entry.group === 'number' && Array.isArray(entry.reasons))
+      : [],
   };
 }

@@ -27,6 +27,12 @@ export interface VippyMetrics {
   takeoverSeconds: Histogram;
   /** ARP / NA frames sent, by kind (garp, arp-reply, na). */
   notifyFrames: Counter<'kind'>;
+  /** Per health check: 1 while its verdict is pass. */
+  checkUp: Gauge<'check'>;
+  /** Per health check: how long its runs take. */
+  checkDuration: Histogram<'check'>;
+  /** Per health check: verdict changes, by the state changed to. */
+  checkTransitions: Counter<'check' | 'to'>;
   /** Per group (label: groupLabel), 1 on the node that holds it, else 0. */
   groupHeld: Gauge<'group'>;
   /** Per group, acquired or released here, by cause (core's word for it). */
@@ -152,6 +158,20 @@ export function createMetrics(refresh?: () => void): VippyMetrics {
       registers,
     }),
     peerLastHeardSeconds: new Gauge({ name: 'vippy_peer_last_heard_seconds', help: "Seconds since the peer's last good announcement", labelNames: ['peer'], registers }),
+    checkUp: new Gauge({ name: 'vippy_check_up', help: 'Health check verdict: 1 pass, 0 fail', labelNames: ['check'], registers }),
+    checkDuration: new Histogram({
+      name: 'vippy_check_duration_seconds',
+      help: 'Duration of health check runs',
+      labelNames: ['check'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    checkTransitions: new Counter({
+      name: 'vippy_check_transitions_total',
+      help: 'Health check verdict changes, by the state changed to',
+      labelNames: ['check', 'to'],
+      registers,
+    }),
   };
   // Registered here, not above, so that it comes after the metrics that `refresh` brings up to date.
   registry.registerMetric(groupTransitions);

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { chmod, chown, lstat, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Log } from '../log/logger.js';
+import type { EventStream } from './events.js';
 import type { Status } from './status.js';
 
 type Awaitable<T> = T | Promise<T>;
@@ -23,6 +24,8 @@ export interface ControlHandlers {
   activate(reason?: string): Awaitable<unknown>;
   deactivate(reason?: string): Awaitable<unknown>;
   reload(): Promise<unknown>;
+  /** Health checks: each one's verdict, counts, last run. */
+  checks?(): Awaitable<unknown>;
   /** Prometheus text exposition; /metrics answers 404 without it. */
   metrics?(): Awaitable<string>;
 }
@@ -59,6 +62,8 @@ export interface ControlServerOptions {
   handlers: ControlHandlers;
   log: Log;
   limits?: Partial<ControlLimits>;
+  /** Served as /watch; without it /watch is 404. */
+  events?: EventStream;
 }
 
 export interface ControlServer {
@@ -92,6 +97,7 @@ const routes = new Map<string, Route>([
   ['/activate', (h, reason) => h.activate(reason)],
   ['/deactivate', (h, reason) => h.deactivate(reason)],
   ['/reload', (h) => h.reload()],
+  ['/checks', (h) => (h.checks ? h.checks() : [])],
 ]);
 
 /**
@@ -140,7 +146,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       // How often the two timeouts above are enforced (Node's default is every 30 s).
       connectionsCheckingInterval: Math.max(100, Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4),
     },
-    (req, res) => void answer(req, res, handlers, log),
+    (req, res) => void answer(req, res, handlers, log, opts.events),
   );
   capConnections(server, limits, log);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -186,7 +192,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   };
 }
 
-async function answer(req: http.IncomingMessage, res: http.ServerResponse, handlers: ControlHandlers, log: Log): Promise<void> {
+async function answer(req: http.IncomingMessage, res: http.ServerResponse, handlers: ControlHandlers, log: Log, events?: EventStream): Promise<void> {
   res.shouldKeepAlive = false;
   let url: URL;
   try {
@@ -195,6 +201,14 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, handl
     return send(res, 400, jsonText({ error: 'malformed request path' }));
   }
   const command = url.pathname;
+  if (command === '/watch' && events) {
+    if (req.method !== 'GET') {
+      res.setHeader('Allow', 'GET');
+      return send(res, 405, jsonText({ error: `method ${req.method} not allowed on /watch; use GET` }));
+    }
+    if (!events.subscribe(res)) send(res, 503, jsonText({ error: `too many watchers (${events.watching} open)` }));
+    return;
+  }
   const run = commandFor(command, handlers);
   if (!run) return send(res, 404, jsonText({ error: 'no such command' }));
   if (req.method !== 'GET' && req.method !== 'POST') {

@@ -111,6 +111,8 @@ export interface PeerStatus {
   same_config: boolean | null;
   /** Group indices it says it holds. */
   held: number[];
+  /** Group indices it says it may not hold (a failing check, no carrier, a failed plumb). */
+  ineligible?: number[];
 }
 
 /** flip systems with scripts: where one data point's alive/down script stands on this node. */
@@ -125,6 +127,38 @@ export interface ScriptPointStatus {
   attempts: number;
   lastError: string | null;
   lastExitCode: number | null;
+}
+
+/** One health check as /checks and /status show it. Times are ISO 8601; durations milliseconds. */
+export interface CheckStatusBody {
+  name: string;
+  kind: string;
+  /** What it looks at, e.g. "tcp 127.0.0.1:80". */
+  target: string;
+  state: 'pass' | 'fail';
+  since: string;
+  /** The run (or event) that decided the state, or "initial state". */
+  reason: string;
+  consecutive_passes: number;
+  consecutive_fails: number;
+  runs: number;
+  last_result: 'pass' | 'fail' | null;
+  last_reason: string | null;
+  last_duration_ms: number | null;
+  last_run_at: string | null;
+  /** The end of the last exec run's output. */
+  output: string | null;
+  interval_ms: number;
+  rise: number;
+  fall: number;
+  /** "all" (a node check) or the group indices it covers. */
+  groups: 'all' | number[];
+}
+
+/** Why this node may not hold a group (a failing check, no carrier, a failed plumb). */
+export interface IneligibleGroup {
+  group: number;
+  reasons: string[];
 }
 
 /** How one group is announced, and what this node has announced for it (nothing unless it holds it). */
@@ -156,6 +190,10 @@ export interface Status {
   scripts?: Record<string, ScriptPointStatus>;
   /** Routed announcing (configs with routed groups). */
   announce?: AnnounceStatus;
+  /** Groups this node may not hold now, and why. */
+  ineligible?: IneligibleGroup[];
+  /** Health checks (when the config has any). */
+  checks?: CheckStatusBody[];
 }
 
 /**
@@ -163,7 +201,7 @@ export interface Status {
  * parts in (JSON keeps insertion order, and old tools print it as-is).
  */
 export function statusBody(parts: Status): Status {
-  const { identity, stats, config, state, quorum, peers, held, scripts, announce } = parts;
+  const { identity, stats, config, state, quorum, peers, held, scripts, announce, ineligible, checks } = parts;
   const body: Status = {
     identity,
     stats: {
@@ -188,6 +226,8 @@ export function statusBody(parts: Status): Status {
   if (held) body.held = held;
   if (scripts) body.scripts = scripts;
   if (announce) body.announce = announce;
+  if (ineligible) body.ineligible = ineligible;
+  if (checks) body.checks = checks;
   return body;
 }
 

@@ -101,6 +101,7 @@ function switchConfig(state: NodeState, next: ClusterConfig, now: number, out: S
   state.handoffs.clear();
   state.repairNotifiedAt.clear();
   state.failedUntil.clear();
+  state.preferredEligibleSince.clear();
   for (const name of state.peers.keys()) {
     if (nodeIndex(next, name) < 0) {
       state.peers.delete(name);

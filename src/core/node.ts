@@ -25,7 +25,7 @@
 //   membership.ts         the view: fresh, alive (vouched for), members of this config
 //   quorum.ts             nodes seen, active nodes heard, being heard
 //   self-assessment.ts    liveness + quorum → mode; transition log lines
-//   eligibility.ts        health, carrier, failed plumbing → ineligible groups
+//   eligibility.ts        health, carrier, failed plumbing, health checks → ineligible groups
 //   view-tracking.ts      since when the placement-relevant view has held; preempt_delay
 //   placement.ts          who should hold each group (pure; ownership.ts runs it over the view)
 //   releasing.ts          letting go of what the mode or placement says not to hold
@@ -44,8 +44,8 @@ import { notifyHosts, type NotifyHost } from './notify-targets.js';
 import { nodeIndex, sortedHeld, StepOutput, type NodeState, type NodeStatus, type PeerView } from './state.js';
 import { observePeers, resumeAfterPause } from './liveness.js';
 import { assessSelf, lastEvaluation, logTransitions } from './self-assessment.js';
-import { expireFailures, ineligibleNodes, noteApplyResult, noteCarrier, noteHealth, selfIneligible } from './eligibility.js';
-import { trackActiveSince, trackView } from './view-tracking.js';
+import { expireFailures, ineligibleNodes, noteApplyResult, noteCarrier, noteCheck, ineligibilityReasons, noteHealth, selfIneligible } from './eligibility.js';
+import { trackActiveSince, trackPreferredEligibility, trackView } from './view-tracking.js';
 import { aliveHolders, holderMap, placeGroups, reportOwnership } from './ownership.js';
 import { releaseMisplaced } from './releasing.js';
 import { flipStartupHomePoints, takeGroups } from './taking.js';
@@ -90,6 +90,8 @@ function handleEvent(state: NodeState, event: Exclude<CoreEvent, { type: 'stop' 
       return noteHealth(state, event.reason, event.ok, out);
     case 'carrier':
       return noteCarrier(state, event.interface, event.up, out);
+    case 'check':
+      return noteCheck(state, event.name, event.ok, event.reason);
     case 'config-loaded':
       return reloadConfig(state, event.config, now, out);
     case 'config-offer':
@@ -116,8 +118,9 @@ function evaluate(state: NodeState, now: number, out: StepOutput): number {
   const preferenceReady = trackActiveSince(state, self.activeNodes, now, wake);
   const ownIneligible = selfIneligible(state);
   const ineligible = ineligibleNodes(state, view, ownIneligible);
-  trackView(state, now, self.activeNodes, ineligible, preferenceReady);
-  const owners = placeGroups(state, self.activeNodes, ineligible, holderMap(state, view), preferenceReady);
+  const preferred = trackPreferredEligibility(state, ineligible, preferenceReady, now, wake);
+  trackView(state, now, self.activeNodes, ineligible, preferenceReady, preferred.notReadyGroups);
+  const owners = placeGroups(state, self.activeNodes, ineligible, holderMap(state, view), preferred.ready);
   const aliveHolderOf = aliveHolders(view);
 
   // Holding: release, take, repair.
@@ -177,6 +180,7 @@ export function status(state: NodeState): NodeStatus {
     held: sortedHeld(state),
     peers,
     quorum: last.quorum,
+    ineligible: ineligibilityReasons(state),
     version: config.version,
     fingerprint: config.fingerprint,
   };

@@ -34,7 +34,7 @@ export function placeGroups(
   activeNodes: readonly string[],
   ineligible: ReadonlyMap<number, ReadonlySet<string>>,
   holders: ReadonlyMap<number, string>,
-  preferenceReady: (name: string) => boolean,
+  preferenceReady: (name: string, group?: number) => boolean,
 ): PlacementResult {
   const key = state.viewKey + JSON.stringify([...holders]);
   if (state.placement?.key === key) return state.placement.result;

@@ -118,6 +118,6 @@ function preferenceChoice(input: PlacementInput, group: VipGroup, isCandidate: (
   if (preferred === undefined || !isCandidate(group, preferred)) return undefined;
   const holder = input.holders.get(group.index);
   const holderMayKeep = holder !== undefined && holder !== preferred && isCandidate(group, holder);
-  if (holderMayKeep && (!input.config.preempt || !input.preferenceReady(preferred))) return holder;
+  if (holderMayKeep && (!input.config.preempt || !input.preferenceReady(preferred, group.index))) return holder;
   return preferred;
 }

@@ -7,6 +7,7 @@ import { sortedHeld, type NodeState, type StepOutput } from './state.js';
 import type { PlacementResult, TransitionCause } from './types.js';
 import type { Assessment, NodeMode } from './self-assessment.js';
 import type { AliveHolderOf } from './ownership.js';
+import { keepsWhenAllFail } from './eligibility.js';
 
 export function release(state: NodeState, group: number, reason: string, cause: TransitionCause, out: StepOutput): void {
   state.held.delete(group);
@@ -42,6 +43,8 @@ export function releaseMisplaced(
     }
     if (owners[group]?.includes(state.self) ?? false) continue;
     const other = aliveHolderOf(group);
+    // Every candidate fails its checks: a degraded service beats a black hole (when_all_fail "keep").
+    if (self.mode === 'acting' && (owners[group]?.length ?? 0) === 0 && other === undefined && keepsWhenAllFail(state, group)) continue;
     if (self.mode === 'acting') release(state, group, `placement gives it to ${owners[group]?.join(',') || 'nobody'}`, 'placement', out);
     else if (other !== undefined) release(state, group, `${other.name} holds it too`, 'conflict', out);
   }

@@ -39,6 +39,8 @@ export interface NodeStatus {
   peers: PeerView[];
   /** seen: this node and fresh peers; active: the active ones among them (same config); heardBy: this node and peers that hear it. */
   quorum: { needed: number; seen: number; active: number; ok: boolean; heardBy: number };
+  /** Groups this node may not hold now, and why (ascending). */
+  ineligible: Array<{ group: number; reasons: string[] }>;
   version: number;
   fingerprint: string;
 }
@@ -58,6 +60,10 @@ export interface NodeState {
   /** Health reasons, latched per name (insertion order = report order). */
   health: Map<string, boolean>;
   carrierDown: Set<string>;
+  /** Health checks whose verdict is fail, with the reason (config.checks says which groups each covers). */
+  checksFailing: Map<string, string>;
+  /** Per group with a preferred node: since when that node has been eligible for it (preempt_delay). */
+  preferredEligibleSince: Map<number, number>;
   /** Groups whose plumbing failed here: ineligible until the time given. */
   failedUntil: Map<number, number>;
   peers: Map<string, PeerRecord>;
@@ -122,6 +128,8 @@ export function createNode(options: { self: string; config: ClusterConfig; now: 
     stopped: false,
     health: new Map(),
     carrierDown: new Set(),
+    checksFailing: new Map(),
+    preferredEligibleSince: new Map(),
     failedUntil: new Map(),
     peers: new Map(),
     held: new Set(),

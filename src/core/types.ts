@@ -36,6 +36,8 @@ export type CoreEvent =
   | { type: 'health'; reason: string; ok: boolean }
   /** Carrier state of a local interface changed. */
   | { type: 'carrier'; interface: string; up: boolean }
+  /** A health check's verdict changed (or the check was set up): it covers groups per config.checks. */
+  | { type: 'check'; name: string; ok: boolean; reason: string }
   /** Local file (re)loaded: SIGHUP or start. */
   | { type: 'config-loaded'; config: ClusterConfig }
   /** A peer offered a whole config (reassembled and authenticated by wire, merged by config). */
@@ -98,7 +100,8 @@ export interface PlacementInput {
   /** Who holds each group now (from announcements): stickiness for preempt=false and balanced. */
   holders: ReadonlyMap<number, string>;
   /** False while a returning preferred node is still inside its preempt_delay. */
-  preferenceReady: (node: string) => boolean;
+  /** With a group: also eligible for that group for preempt_delay (a check or carrier back). */
+  preferenceReady: (node: string, group?: number) => boolean;
 }
 
 /** Per group index: the nodes that should hold it (empty = unowned; >1 only for flip's replicated). */

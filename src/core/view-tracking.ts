@@ -20,6 +20,37 @@ export function trackActiveSince(state: NodeState, activeNodes: readonly string[
   };
 }
 
+/**
+ * Per group with a preferred node, since when that node has been eligible for it: a group comes
+ * back to its preferred node only when both its activity and its eligibility for the group are
+ * preempt_delay old, so a flapping check (or carrier) does not ping-pong the group. Returns the
+ * readiness placement asks for, and the groups not ready yet (part of the view).
+ */
+export function trackPreferredEligibility(
+  state: NodeState,
+  ineligible: ReadonlyMap<number, ReadonlySet<string>>,
+  activeReady: (name: string) => boolean,
+  now: number,
+  wake: Wake,
+): { ready: (name: string, group?: number) => boolean; notReadyGroups: number[] } {
+  const { preemptDelayMs } = state.config.timing;
+  const notReadyGroups: number[] = [];
+  for (const group of state.config.groups) {
+    if (group.preferred === undefined || ineligible.get(group.index)?.has(group.preferred)) {
+      state.preferredEligibleSince.delete(group.index);
+      continue;
+    }
+    const since = state.preferredEligibleSince.get(group.index) ?? now;
+    state.preferredEligibleSince.set(group.index, since);
+    if (now - since < preemptDelayMs) {
+      notReadyGroups.push(group.index);
+      wake.add(since + preemptDelayMs);
+    }
+  }
+  const ready = (name: string, group?: number) => activeReady(name) && (group === undefined || !notReadyGroups.includes(group));
+  return { ready, notReadyGroups };
+}
+
 /** Records the view placement is about to decide from; restarts viewSince (and per-node times) on a change. */
 export function trackView(
   state: NodeState,
@@ -27,9 +58,10 @@ export function trackView(
   activeNodes: readonly string[],
   ineligible: ReadonlyMap<number, ReadonlySet<string>>,
   preferenceReady: (name: string) => boolean,
+  notReadyGroups: readonly number[] = [],
 ): void {
   const notReady = activeNodes.filter((name) => !preferenceReady(name));
-  const viewKey = JSON.stringify([activeNodes, [...ineligible].map(([g, set]) => [g, [...set]]), notReady]);
+  const viewKey = JSON.stringify([activeNodes, [...ineligible].map(([g, set]) => [g, [...set]]), notReady, notReadyGroups]);
   if (viewKey !== state.viewKey) {
     state.viewKey = viewKey;
     state.viewSince = now;

@@ -157,6 +157,10 @@ export class FakeNative implements NativeApi {
   openlog(): void {}
   syslog(): void {}
   closelog(): void {}
+  /** No keeper in memory: an agent built on this fake runs with the lease alone (and logs so). */
+  fenceKeeperPath(): string {
+    throw nativeError('ENOSYS', 'memfd_create');
+  }
 
   emit(events: NetEvent[]): void {
     for (const watcher of [...this.watchers]) watcher(events);

@@ -1,8 +1,10 @@
 // Address leases against the real kernel: a vippyd that is killed or frozen while it holds a VIP
 // loses the address by itself (the kernel's lifetime runs out, ~[lease, lease + 1) s after the
 // last renewal), with no link cut and no peer involved; a live vippyd keeps it for as long as it
-// runs; with address_lease 0 the address stays behind, as with the original vippy.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// runs; with address_lease 0 the address stays behind, as with the original vippy. The fence
+// keeper (test/netns/fence.test.ts) removes a killed or frozen vippyd's addresses long before the
+// lease: the lease tests kill the keeper first, so that what is measured is the last resort.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +68,17 @@ describe.skipIf(!netnsAvailable)('address leases (real vippyd)', () => {
     return m;
   }
 
+  /** The pid of vippyd's fence keeper (its child named vippy-fence), once it runs. */
+  async function keeperOf(p: Spawned): Promise<number> {
+    let pid: number | undefined;
+    await waitFor(() => {
+      const children = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+      pid = children.find((child) => readFileSync(`/proc/${child}/comm`, 'utf8').trim() === 'vippy-fence');
+      return pid !== undefined;
+    }, { timeoutMs: 5_000, what: 'the fence keeper runs' });
+    return pid!;
+  }
+
   /** ms from now until the kernel reports both VIPs deleted. */
   async function expiry(m: Spawned, act: () => void, timeoutMs: number): Promise<number> {
     const t0 = performance.now();
@@ -85,18 +98,26 @@ describe.skipIf(!netnsAvailable)('address leases (real vippyd)', () => {
     expect(p.exit).toBeUndefined();
   });
 
-  it.each([1, 2])('SIGKILL (no link cut) with lease %i s: both addresses go by themselves within lease + 1 s', async (lease) => {
+  it.each([1, 2])('SIGKILL of vippyd and its fence keeper (no link cut) with lease %i s: both addresses go by themselves within lease + 1 s', async (lease) => {
     const p = await holder(lease);
     const m = await monitor();
-    const ms = await expiry(m, () => p.kill('SIGKILL'), (lease + 1) * 1000 + 500);
+    const keeper = await keeperOf(p);
+    const ms = await expiry(m, () => {
+      process.kill(keeper, 'SIGKILL');
+      p.kill('SIGKILL');
+    }, (lease + 1) * 1000 + 500);
     console.log(`lease ${lease} s: addresses gone ${Math.round(ms)} ms after SIGKILL`);
     expect(await vips()).toEqual([]);
   });
 
-  it('SIGSTOP: the frozen holder loses the addresses; after SIGCONT it listens for stale before plumbing them again (it is the only node)', async () => {
+  it('SIGSTOP with the fence keeper killed: the frozen holder loses the addresses; after SIGCONT it listens for stale before plumbing them again (it is the only node)', async () => {
     const p = await holder(1);
     const m = await monitor();
-    const ms = await expiry(m, () => p.kill('SIGSTOP'), 2_500);
+    const keeper = await keeperOf(p);
+    const ms = await expiry(m, () => {
+      process.kill(keeper, 'SIGKILL');
+      p.kill('SIGSTOP');
+    }, 2_500);
     console.log(`lease 1 s: addresses gone ${Math.round(ms)} ms after SIGSTOP`);
     expect(await vips()).toEqual([]);
     const thawed = performance.now();
@@ -111,7 +132,20 @@ describe.skipIf(!netnsAvailable)('address leases (real vippyd)', () => {
     await waitFor(async () => (await vips()).length === 2, { timeoutMs: 3_000, what: 'addresses back after SIGCONT' });
   });
 
-  it('address_lease 0: permanent addresses, which a killed vippyd leaves behind (the original behaviour)', async () => {
+  it('a killed fence keeper is replaced: vippyd logs it, starts another, and that one fences a SIGKILL at once', async () => {
+    const p = await holder(1);
+    const m = await monitor();
+    const first = await keeperOf(p);
+    process.kill(first, 'SIGKILL');
+    await p.waitForLine(/the fence keeper killed by SIGKILL; starting another/, { timeoutMs: 3_000 });
+    await waitFor(async () => (await keeperOf(p)) !== first, { timeoutMs: 3_000, what: 'a new fence keeper' });
+    // Well inside the lease (1 s, kernel checks once a second): only the keeper is that fast.
+    const ms = await expiry(m, () => p.kill('SIGKILL'), 900);
+    console.log(`second keeper: addresses gone ${Math.round(ms)} ms after SIGKILL`);
+    expect(await vips()).toEqual([]);
+  });
+
+  it('address_lease 0: permanent addresses and no fence keeper, so a killed vippyd leaves them behind (the original behaviour)', async () => {
     const p = await holder(0);
     expect((await vips()).map((a) => a.valid_life_time)).toEqual([4294967295, 4294967295]);
     p.kill('SIGKILL');

@@ -78,6 +78,14 @@ it('packs the prebuilt addon and installs it without a compiler', async () => {
   const loaded = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env });
   expect(JSON.parse(loaded.stdout)).toContain('lo');
   expect(existsSync(join(installed, 'build'))).toBe(false);
+  // The fence keeper travels inside the prebuilt addon: it starts (and, without its arguments,
+  // names its usage and exits 2).
+  const keeper = `const { native } = await import('./node_modules/vippy/dist/bindings/index.js');
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(native.fenceKeeperPath(), [], { encoding: 'utf8' });
+    console.log(JSON.stringify({ status: r.status, stderr: r.stderr }));`;
+  const started = JSON.parse((await run(process.execPath, ['--input-type=module', '-e', keeper], { cwd: app, env })).stdout);
+  expect(started).toEqual({ status: 2, stderr: expect.stringMatching(/^usage: vippy-fence /) });
 
   // npm install -g into a temporary prefix: vippyd and vippyctl land on PATH and run.
   const prefix = join(work, 'prefix');
@@ -124,8 +132,11 @@ it('without a matching prebuild and without cmake, the install builds the addon 
 
   const addon = join(app, 'node_modules/vippy/build/Release/vippy.node');
   expect(existsSync(addon)).toBe(true);
+  // The addon works, and carries the fence keeper node-gyp built beside it.
   const script = `const { native } = await import('./node_modules/vippy/dist/bindings/index.js');
-    console.log(JSON.stringify(native.listInterfaces().map((i) => i.name)));`;
-  const loaded = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env });
-  expect(JSON.parse(loaded.stdout)).toContain('lo');
+    const { statSync } = await import('node:fs');
+    console.log(JSON.stringify({ names: native.listInterfaces().map((i) => i.name), keeper: statSync(native.fenceKeeperPath()).size }));`;
+  const loaded = JSON.parse((await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env })).stdout) as { names: string[]; keeper: number };
+  expect(loaded.names).toContain('lo');
+  expect(loaded.keeper).toBeGreaterThan(0);
 }, 600_000);

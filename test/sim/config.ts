@@ -26,6 +26,8 @@ export interface SimConfigSpec {
   staleMs?: number;
   matureMs?: number;
   guardMs?: number;
+  /** Health checks: name → the groups it covers ("all": a node check) and its when_all_fail policy. */
+  checks?: Record<string, { groups: number[] | 'all'; whenAllFail: 'keep' | 'release' }>;
 }
 
 export function simConfig(spec: SimConfigSpec): ClusterConfig {
@@ -38,6 +40,8 @@ export function simConfig(spec: SimConfigSpec): ClusterConfig {
     };
     const preferred = spec.prefer?.[index];
     if (preferred !== undefined) group.preferred = preferred;
+    const checks = Object.entries(spec.checks ?? {}).filter(([, check]) => check.groups !== 'all' && check.groups.includes(index)).map(([name]) => name);
+    if (checks.length > 0) group.checks = checks;
     return group;
   });
   const nodes = spec.nodes.map((name) => ({ name }));
@@ -70,6 +74,10 @@ export function simConfig(spec: SimConfigSpec): ClusterConfig {
     management: { path: '/tmp/vippy.sock', mode: 0o600 },
     logging: { driver: 'none', facility: 'local7', mask: { emerg: true, alert: true, crit: true, err: true, warning: true, notice: true, info: false, debug: false }, json: false },
     plugins: [],
+    checks: Object.entries(spec.checks ?? {}).map(([name, check]) => ({
+      name, kind: 'file' as const, path: `/run/${name}`, node: check.groups === 'all',
+      intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 1, initial: 'pass' as const, whenAllFail: check.whenAllFail,
+    })),
     fingerprint: createHash('sha256').update(canonical).digest('hex'),
   };
 }

@@ -15,6 +15,7 @@
 //   run D                 heal         partition a,b | c,d         block a -> b,c
 //   net [loss=P] [dup=P] [delay=D]
 //   health a REASON=true|false         carrier a IFACE up|down
+//   check a NAME pass|fail [REASON..]  (cluster ... checks=NAME:G+G|all[:release],..: which groups each check covers)
 //   load a version=N [groups=N] [variant=N] [prefer=..]   (config-loaded: a SIGHUP with a new file)
 //   holders               status a
 
@@ -158,6 +159,12 @@ export class ScenarioRunner {
         cluster.inject(name, { type: 'carrier', interface: iface, up: state === 'up' });
         break;
       }
+      case 'check': {
+        const [name, check, verdict, ...reason] = args;
+        if (name === undefined || check === undefined || (verdict !== 'pass' && verdict !== 'fail')) throw new Error(`${where}: usage: check a NAME pass|fail [reason]`);
+        cluster.inject(name, { type: 'check', name: check, ok: verdict === 'pass', reason: reason.join(' ') || verdict });
+        break;
+      }
       case 'load': {
         const [name, ...rest] = args;
         const options = keyValues(rest, where);
@@ -176,10 +183,12 @@ export class ScenarioRunner {
         const node = cluster.nodes.get(args[0] ?? '');
         if (node?.core == null) throw new Error(`${where}: status needs a running node`);
         const s = status(node.core);
+        const ineligible = s.ineligible.map((entry) => `  ineligible ${entry.group}: ${entry.reasons.join('; ')}`);
         extra.push(
           `${s.self}: ${s.mode}${s.inactiveReason === null ? '' : ` (${s.inactiveReason})`}, v${s.version}, quorum ${s.quorum.seen}/${s.quorum.needed}${s.quorum.ok ? '' : ' (none)'}, heard by ${s.quorum.heardBy}, holds [${s.held.join(' ')}]`,
           `ownership ${JSON.stringify(s.ownership)}`,
           ...s.peers.map((p) => `  ${p.name}: ${p.fresh ? 'fresh' : p.alive ? 'vouched' : 'silent'}${p.active ? ' active' : ''}${p.leaving ? ' leaving' : ''} holds [${p.held.join(' ')}]`),
+          ...ineligible,
         );
         break;
       }
@@ -205,6 +214,13 @@ export class ScenarioRunner {
       placement: (options.get('placement') ?? 'vippy') as PlacementStrategy,
       preempt: options.get('preempt') !== 'false',
     };
+    if (options.has('checks')) {
+      spec.checks = Object.fromEntries(options.get('checks')!.split(',').map((entry) => {
+        const [name, groups, policy] = entry.split(':');
+        if (!name || !groups || (policy !== undefined && policy !== 'release' && policy !== 'keep')) throw new Error(`${where}: checks=NAME:G+G|all[:release],...`);
+        return [name, { groups: groups === 'all' ? 'all' as const : groups.split('+').map(Number), whenAllFail: policy ?? 'keep' }];
+      }));
+    }
     if (options.has('policy')) spec.policy = options.get('policy') as NoQuorumPolicy;
     for (const [key, field] of [['interval', 'intervalMs'], ['stale', 'staleMs'], ['mature', 'matureMs'], ['guard', 'guardMs'], ['preempt-delay', 'preemptDelayMs']] as const) {
       const value = ms(key);

@@ -67,7 +67,7 @@ describe('announce modes', () => {
   it.each([
     ['a routed group with a shorter prefix', { announce: { mode: 'routed' }, vips: [[{ ip: '203.0.113.10/24' }]] }, 'vips[0][0].ip', 'a routed group announces host routes: write 203.0.113.10/32 (or leave out the length)'],
     ['a routed group on another interface', { vips: [[{ interface: 'eth0', ip: '203.0.113.10' }, { announce: 'routed' }]] }, 'vips[0][0].interface', 'a routed group is plumbed on announce.interface ("vippy0"): leave out interface or give that name'],
-    ['two announce elements', { vips: [[{ interface: 'eth0', ip: '192.0.2.10' }, { announce: 'l2' }, { announce: 'l2' }]] }, 'vips[0][2]', 'a group may hold one {"announce"} element'],
+    ['two announce elements', { vips: [[{ interface: 'eth0', ip: '192.0.2.10' }, { announce: 'l2' }, { announce: 'l2' }]] }, 'vips[0][2]', 'a group may hold one options element ({"announce"}, {"checks"} or both in one)'],
     ['a misspelt mode', { announce: { mode: 'bgp' } }, 'announce.mode', 'must be one of "l2", "routed", not "bgp"'],
     ['a main table', { announce: { table: 254 } }, 'announce.table', 'must not be 253, 254 or 255 (the kernel\'s default, main and local tables)'],
     ['a kernel protocol number', { announce: { protocol: 2 } }, 'announce.protocol', 'must be at least 5'],

@@ -209,7 +209,7 @@ describe('address_lease', () => {
     const { config, warnings } = parse({ ...base, address_lease: 5 });
     expect(config.timing.leaseSeconds).toBe(5);
     expect(warnings).toEqual([
-      'address_lease (5 s) outlives a takeover: a killed or frozen holder may keep its addresses up to 4 s after a peer takes them over (at most 1 s avoids that)',
+      'address_lease (5 s) outlives a takeover: should the fence keeper die with a killed or frozen holder, its addresses may stay up to 4 s after a peer takes them over (at most 1 s avoids that)',
     ]);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatGroup, formatStatus, maskBits, StatusFormatError } from '../../src/control/format.js';
+import { formatChecks, formatGroup, formatStatus, maskBits, StatusFormatError } from '../../src/control/format.js';
 import { statusBody, statusOwnership, type Status, type StatusGroup } from '../../src/control/status.js';
 
 const v4 = (ip: string, netmask: string, network: string, broadcast: string, name = 'net0') => ({ ip, netmask, broadcast, network, name });
@@ -133,6 +133,39 @@ describe('maskBits / formatGroup', () => {
 
   it('puts the preferred node last and skips it among the addresses', () => {
     expect(formatGroup(['node-a', v4('192.0.2.1', '255.255.255.0', '192.0.2.0', '192.0.2.255')])).toBe('192.0.2.1/24 P(node-a)');
+  });
+});
+
+describe('health checks in vippyctl', () => {
+  it('status says why this node may not hold a group, after the original lines', () => {
+    const body = { ...status({}), ineligible: [{ group: 2, reasons: ['check web failing: connect ECONNREFUSED', 'no carrier on net0'] }] };
+    const lines = formatStatus(body).split('\n');
+    expect(lines.at(-2)).toBe('Ineligible for 198.51.100.7/23: check web failing: connect ECONNREFUSED; no carrier on net0');
+    expect(formatStatus(status({}))).toBe(formatStatus({ ...status({}), ineligible: [] }));
+  });
+
+  it('checks: one line per check, then the output of failing ones', () => {
+    const now = Date.parse('2026-12-05T10:00:00Z');
+    const check = {
+      name: 'web', kind: 'tcp', target: 'tcp 127.0.0.1:80', state: 'pass', since: '2026-12-05T09:59:48Z', reason: 'connected',
+      consecutive_passes: 12, consecutive_fails: 0, runs: 12, last_result: 'pass', last_reason: 'connected', last_duration_ms: 0.4,
+      last_run_at: '2026-12-05T09:59:59Z', output: null, interval_ms: 1000, rise: 2, fall: 1, groups: [0, 2],
+    };
+    const script = {
+      ...check, name: 'script', kind: 'exec', target: 'exec ["/usr/local/bin/check"]', state: 'fail', since: '2026-12-05T09:00:00Z',
+      reason: 'exit 2', consecutive_passes: 0, consecutive_fails: 3, last_duration_ms: 15.2, output: 'backend down\nretry later', groups: 'all',
+    };
+    expect(formatChecks([check, script], now)).toBe([
+      'CHECK   STATE  SINCE    PASS/FAIL  LAST RUN  GROUPS  TARGET: REASON',
+      'web     pass   12s ago  12/0       0.4 ms    0,2     tcp 127.0.0.1:80: connected',
+      'script  fail   60m ago  0/3        15.2 ms   all     exec ["/usr/local/bin/check"]: exit 2',
+      'script output:',
+      '  backend down',
+      '  retry later',
+      '',
+    ].join('\n'));
+    expect(formatChecks([])).toBe('no checks configured\n');
+    expect(() => formatChecks({})).toThrow(StatusFormatError);
   });
 });
 

@@ -18,6 +18,8 @@ export const CHAOS_VIPS = ['192.0.2.201', '192.0.2.202', '192.0.2.203', '192.0.2
 export const TIMING = { intervalMs: 100, staleMs: 300, guardMs: 100 };
 /** The daemons' arp.repeat_delay: when a takeover's gratuitous ARP burst is repeated. */
 const ARP_REPEAT_DELAY_MS = 5_000;
+/** How often arpCheck looks at a VIP whose holders keep changing while it checks. */
+const ARP_CHECK_ATTEMPTS = 3;
 /** What the issue allows a fault to take, once lifted: stale + guard + 1 s. */
 export const RECONVERGE_LIMIT_MS = TIMING.staleMs + TIMING.guardMs + 1_000;
 
@@ -38,24 +40,35 @@ export function chaosConfig(hosts: readonly Host[]): RawConfig {
 const wallClock = () => performance.timeOrigin + performance.now();
 const REORDER_MS = 20;
 
+/** One address appearing on (held) or leaving a node's kernel, at the wall-clock ms `ip -ts` stamped. */
+export interface AddressChange {
+  node: string;
+  ip: string;
+  held: boolean;
+  at: number;
+}
+
 /** Per VIP, which kernels hold it, kept current from `ip monitor address` in every node namespace. */
 export class AddressObserver {
-  readonly holders = new Map<string, Set<string>>(CHAOS_VIPS.map((ip) => [ip, new Set()]));
+  readonly holders: Map<string, Set<string>>;
   readonly #monitors: Spawned[] = [];
   #listeners: Array<() => void> = [];
+  #changeListeners = new Set<(change: AddressChange) => void>();
   /** Changes read but not yet applied, kept until REORDER_MS old so that they apply in time order. */
   #pending: Array<{ node: string; line: string; at: number }> = [];
   #flushTimer: NodeJS.Timeout | undefined;
   #last = wallClock();
   /** Integrals since the last reset, ms. */
   dualMs = 0;
-  /** Dual ownership in which one of the holders was frozen or dead (its kernel keeps addresses). */
+  /** Dual ownership in which one of the holders was frozen or dead (its kernel kept them until the lease ran out before the fence keeper; 0 now). */
   dualWithSilentHolderMs = 0;
   unownedMs = 0;
   /** Each change that left a VIP on two kernels (neither silent), for the report: "ip on a+b at ms". */
   duals: string[] = [];
   /** Each change that left a VIP on no kernel, for the report: "ip lost by node at time". */
   losses: string[] = [];
+  /** Address changes applied so far: a check that spans a change compares with a stale holder. */
+  changes = 0;
   /** Frozen or dead nodes: dual ownership involving them is counted apart (dualWithSilentHolderMs). */
   readonly #silent = new Set<string>();
   /**
@@ -78,8 +91,13 @@ export class AddressObserver {
     }
   }
 
-  static async start(seg: Segment, nodes: readonly string[]): Promise<AddressObserver> {
-    const observer = new AddressObserver();
+  private constructor(vips: readonly string[]) {
+    this.holders = new Map(vips.map((ip) => [ip, new Set()]));
+  }
+
+  /** Watches the IPv4 `vips` (default: the chaos run's) in the namespaces of `nodes`. */
+  static async start(seg: Segment, nodes: readonly string[], vips: readonly string[] = CHAOS_VIPS): Promise<AddressObserver> {
+    const observer = new AddressObserver(vips);
     for (const node of nodes) {
       // Real-time priority: a busy machine (or the cpu-hog fault) must not delay its read, which is
       // when `ip -ts` stamps a change.
@@ -126,6 +144,8 @@ export class AddressObserver {
     this.#account(at);
     if (match![1]) set.delete(node);
     else set.add(node);
+    this.changes++;
+    for (const listener of this.#changeListeners) listener({ node, ip: match![2]!, held: !match![1], at });
     if (set.size > 1 && ![...set].some((n) => this.#silent.has(n) || this.#lingering.get(match![2]!)?.has(n))) {
       this.duals.push(`${match![2]} on ${[...set].join('+')} at ${new Date(at).toISOString()} (${node}: ${line.trim()})`);
     }
@@ -150,6 +170,12 @@ export class AddressObserver {
         else this.dualMs += elapsed;
       }
     }
+  }
+
+  /** Calls `listener` with each change applied (in time order); returns the unsubscribe. */
+  onChange(listener: (change: AddressChange) => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
   }
 
   /** Reads and zeroes the integrals. */
@@ -368,17 +394,35 @@ export async function runChaos(seg: Segment, { durationMs, seed, log = () => {} 
   return { seconds: Math.round((performance.now() - started) / 1000), faults, crashes, leftovers };
 }
 
-/** The observer pings each VIP; its neighbour table must then name the holder's MAC. */
-async function arpCheck(seg: Segment, observer: AddressObserver): Promise<string[]> {
+/**
+ * The observer pings each VIP; its neighbour table must then name the holder's MAC. A VIP that
+ * moved while it was being checked (a preferred node taking its group back after a carrier cut can
+ * do so more than stale + guard after the first convergence) is checked again once every VIP is on
+ * one kernel: compared with the holder read before the move, the entry looked wrong when it
+ * already named the new holder (the cause of the "unexplained" mismatches after carrier cuts).
+ */
+export async function arpCheck(seg: Segment, observer: AddressObserver): Promise<string[]> {
   const mismatches: string[] = [];
-  for (const [ip, set] of observer.holders) {
-    const holder = [...set][0];
-    if (set.size !== 1 || holder === undefined) continue;
-    await seg.exec('obs', ['ping', '-c1', '-W1', ip], { allowFail: true });
-    const mac = await observerMac(seg, ip);
-    if (mac === seg.host(holder).mac) continue;
-    const owner = seg.hosts.find((host) => host.mac === mac)?.name ?? 'no node';
-    mismatches.push(`${ip}: observer has ${mac || 'no entry'} (${mac ? owner : '-'}), holder ${holder} is ${seg.host(holder).mac}`);
+  for (const ip of CHAOS_VIPS) {
+    for (let attempt = 1; ; attempt++) {
+      const changesBefore = observer.changes;
+      const set = observer.holders.get(ip)!;
+      const holder = [...set][0];
+      if (set.size !== 1 || holder === undefined) break;
+      await seg.exec('obs', ['ping', '-c1', '-W1', ip], { allowFail: true });
+      const mac = await observerMac(seg, ip);
+      if (observer.changes !== changesBefore && attempt < ARP_CHECK_ATTEMPTS) {
+        await observer.waitConverged(RECONVERGE_LIMIT_MS).catch(() => {});
+        await sleep(TIMING.staleMs + TIMING.guardMs);
+        continue;
+      }
+      if (mac !== seg.host(holder).mac) {
+        const owner = seg.hosts.find((host) => host.mac === mac)?.name ?? 'no node';
+        const moved = observer.changes !== changesBefore ? ' (holders changed during the check)' : '';
+        mismatches.push(`${ip}: observer has ${mac || 'no entry'} (${mac ? owner : '-'}), holder ${holder} is ${seg.host(holder).mac}${moved}`);
+      }
+      break;
+    }
   }
   return mismatches;
 }

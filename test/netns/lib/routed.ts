@@ -186,13 +186,22 @@ export class RoutedBed {
     return this.nodes.find((h) => h.ipv4 === nextHop || h.ipv6 === nextHop || nextHop.startsWith(`${h.ipv6} `))?.name;
   }
 
-  /** Route changes the router's BIRD has logged for `net` so far, in order. */
-  routeEvents(net: string): RouteEvent[] {
+  /** Lines in the router's log now: routeEvents/overlaps/switchMs from a mark look only at what came after. */
+  mark(): number {
+    return this.routerLogLines().length - 1; // the last element is what follows the final newline
+  }
+
+  private routerLogLines(): string[] {
+    return readFileSync(this.birds.get(ROUTER)!.log, 'utf8').split('\n');
+  }
+
+  /** Route changes the router's BIRD has logged for `net` (since a mark), in order. */
+  routeEvents(net: string, since = 0): RouteEvent[] {
     const events: RouteEvent[] = [];
     // "2026-12-05 10:09:41.692 <TRACE> a4.ipv4 > removed [sole] 203.0.113.10/32 0L 7G unicast"
     // ('>' is a session importing into the table; the kernel protocol's exports read '<').
     const pattern = /^(\S+ \S+) <TRACE> (\w+)\.ipv[46] > (added|removed|updated) (?:\[\w+\] )?(\S+)/;
-    for (const line of readFileSync(this.birds.get(ROUTER)!.log, 'utf8').split('\n')) {
+    for (const line of this.routerLogLines().slice(since)) {
       const match = pattern.exec(line);
       if (!match || match[4] !== net) continue;
       events.push({ atMs: Date.parse(match[1]!.replace(' ', 'T') + 'Z'), session: match[2]!, net, added: match[3] !== 'removed' });
@@ -204,8 +213,8 @@ export class RoutedBed {
    * The router's switch for the last move of `net` from session `from` to session `to`: from its
    * last withdrawal by `from` to the next announcement by `to` (negative: `to` announced first).
    */
-  switchMs(net: string, from: string, to: string): number | undefined {
-    const events = this.routeEvents(net);
+  switchMs(net: string, from: string, to: string, since = 0): number | undefined {
+    const events = this.routeEvents(net, since);
     let removed = -1;
     events.forEach((e, i) => {
       if (e.session === from && !e.added) removed = i;
@@ -215,21 +224,26 @@ export class RoutedBed {
     return added === undefined ? undefined : added.atMs - events[removed]!.atMs;
   }
 
-  /** The longest time two sessions had the prefix at once, by the router's log (0 when never). */
-  overlapMs(net: string): number {
-    const present = new Map<string, number>();
-    let overlapSince: number | undefined;
-    let longest = 0;
-    for (const event of this.routeEvents(net)) {
-      if (event.added) present.set(event.session, event.atMs);
+  /**
+   * Every moment two sessions had the prefix at once, by the router's log, with how long it lasted
+   * (0: within the same millisecond, still two paths). Empty when the router never had two.
+   */
+  overlaps(net: string, since = 0): Array<{ sessions: string[]; atMs: number; ms: number }> {
+    const present = new Set<string>();
+    const found: Array<{ sessions: string[]; atMs: number; ms: number }> = [];
+    let open: { sessions: string[]; atMs: number; ms: number } | undefined;
+    for (const event of this.routeEvents(net, since)) {
+      if (event.added) present.add(event.session);
       else present.delete(event.session);
-      if (present.size > 1) overlapSince ??= event.atMs;
-      else if (overlapSince !== undefined) {
-        longest = Math.max(longest, event.atMs - overlapSince);
-        overlapSince = undefined;
+      if (present.size > 1 && open === undefined) {
+        open = { sessions: [...present].sort(), atMs: event.atMs, ms: Infinity };
+        found.push(open);
+      } else if (present.size <= 1 && open !== undefined) {
+        open.ms = event.atMs - open.atMs;
+        open = undefined;
       }
     }
-    return overlapSince === undefined ? longest : Infinity;
+    return found;
   }
 
   cleanup(): void {
