@@ -52,11 +52,49 @@ function activeSet(input: PlacementInput): Set<string> {
 
 const NOBODY: readonly string[] = Object.freeze([]);
 
+/** How a config's groups are placed: fixed per config, so worked out once, not on every update. */
+interface GroupPlan {
+  /** Groups with a preferred node (vippy / balanced): the preference is checked on every update. */
+  preferred: VipGroup[];
+  /** Groups without one: straight to the strategy. */
+  open: VipGroup[];
+  /** flip shard / replicated groups by system, with the system's members in config.nodes order. */
+  flip: { type: 'shard' | 'replicated'; points: VipGroup[]; members: string[] }[];
+}
+
+const plans = new WeakMap<ClusterConfig, GroupPlan>();
+
+function planOf(config: ClusterConfig): GroupPlan {
+  let plan = plans.get(config);
+  if (plan !== undefined) return plan;
+  plan = { preferred: [], open: [], flip: [] };
+  const systemType = new Map(config.systems?.map((system) => [system.name, system.type]));
+  const flipSystems = new Map<string | undefined, { type: 'shard' | 'replicated'; points: VipGroup[]; members: string[] }>();
+  for (const group of config.groups) {
+    const strategy = (group.system === undefined ? undefined : systemType.get(group.system)) ?? config.placement;
+    if (strategy === 'shard' || strategy === 'replicated') {
+      let system = flipSystems.get(group.system);
+      if (system === undefined) {
+        // A group outside any flip system is shared by every node.
+        const members = config.nodes.filter((node) => group.system === undefined || node.systems?.includes(group.system)).map((node) => node.name);
+        flipSystems.set(group.system, (system = { type: strategy, points: [], members }));
+      }
+      system.points.push(group);
+    } else if (group.preferred !== undefined) plan.preferred.push(group);
+    else plan.open.push(group);
+  }
+  plan.flip = [...flipSystems.values()];
+  plans.set(config, plan);
+  return plan;
+}
+
 function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Ranker): PlacementResult {
   const { config } = input;
+  const plan = planOf(config);
   const excluded = config.groups.map((group) => input.ineligible(group.index));
+  const excludedFrom = (group: number) => excluded[group];
   // Rankers yield only active nodes, so what they offer needs only the eligibility check.
-  const isEligible = (group: VipGroup, node: string) => excluded[group.index]?.has(node) !== true;
+  const isEligible = (group: VipGroup, node: string) => excludedFrom(group.index)?.has(node) !== true;
   const isCandidate = (group: VipGroup, node: string) => active.has(node) && isEligible(group, node);
   const result = new Array<readonly string[]>(config.groups.length).fill(NOBODY);
   // One shared, frozen [node] per node: 100,000 groups need not mean 100,000 new arrays.
@@ -72,20 +110,21 @@ function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Rank
     },
   };
 
-  const systemType = new Map(config.systems?.map((system) => [system.name, system.type]));
-  const open: VipGroup[] = [];
-  const flipSystems = new Map<string | undefined, VipGroup[]>();
-  for (const group of config.groups) {
-    const strategy = (group.system === undefined ? undefined : systemType.get(group.system)) ?? config.placement;
-    if (strategy === 'shard' || strategy === 'replicated') {
-      const points = flipSystems.get(group.system);
-      if (points === undefined) flipSystems.set(group.system, [group]);
-      else points.push(group);
-      continue;
+  let open = plan.open;
+  if (plan.preferred.length > 0) {
+    open = [];
+    // Preferred groups whose preference does not apply now join the open ones, in config order.
+    let next = 0;
+    for (const group of plan.preferred) {
+      const preferred = preferenceChoice(input, group, isCandidate);
+      if (preferred !== undefined) {
+        placed.set(group.index, preferred);
+        continue;
+      }
+      while (next < plan.open.length && plan.open[next]!.index < group.index) open.push(plan.open[next++]!);
+      open.push(group);
     }
-    const preferred = group.preferred === undefined ? undefined : preferenceChoice(input, group, isCandidate);
-    if (preferred === undefined) open.push(group);
-    else placed.set(group.index, preferred);
+    while (next < plan.open.length) open.push(plan.open[next++]!);
   }
 
   if (open.length > 0) {
@@ -95,7 +134,7 @@ function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Rank
       activeCount: active.size,
       isCandidate,
       isEligible,
-      placeable: (group) => excluded[group.index] === undefined ? activeList.length > 0 : activeList.some((node) => isCandidate(group, node)),
+      placeable: (group) => excludedFrom(group.index) === undefined ? activeList.length > 0 : activeList.some((node) => isCandidate(group, node)),
       holder: (group) => input.holders.get(group.index),
     };
     if (config.placement === 'balanced') assignBalanced(open, view, placed);
@@ -103,10 +142,7 @@ function assign(input: PlacementInput, active: ReadonlySet<string>, ranker: Rank
   }
 
   const flipView: FlipView = { isAlive: (node) => active.has(node), isEligible: isCandidate };
-  for (const [system, points] of flipSystems) {
-    // Members in config.nodes order; a group outside any flip system is shared by every node.
-    const members = config.nodes.filter((node) => system === undefined || node.systems?.includes(system)).map((node) => node.name);
-    const type = (system === undefined ? undefined : systemType.get(system)) ?? config.placement;
+  for (const { type, points, members } of plan.flip) {
     if (type === 'shard') assignShard(points, members, flipView, placed);
     else assignReplicated(points, members, flipView, placed);
   }
